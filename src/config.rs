@@ -1,0 +1,323 @@
+//! The one builder for everything a login needs.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::dingtalk::transport::Transport;
+use crate::dingtalk::{AccessTokenCache, AppTokenFetcher, DingTalkClient, RetryPolicy, TokenSource};
+use crate::dingtalk::{OAPI_CHINA, OAPI_INTERNATIONAL};
+use crate::error::ConfigError;
+use crate::login::DingTalkLogin;
+use crate::secret::{AppSecret, SessionSecret};
+use crate::session::codec::CodecParts;
+use crate::session::{CookieSettings, SameSite, SessionCodec, SigningKey, VerifyingKey};
+use crate::store::{MemoryReplayGuard, MemoryRevocation, ReplayGuard, Revocation};
+
+/// Builds a [`DingTalkLogin`]. Start with [`DingTalkLogin::builder`].
+///
+/// Required: the app's key and secret (or a [`TokenSource`]) and a session key. Everything
+/// else has a safe default, listed on each setter. [`ConfigBuilder::build`] validates it all:
+/// URLs parse, keys are long enough, and the JWT backend passes a sign-and-verify self-test.
+///
+/// ```
+/// use std::time::Duration;
+/// use dingtalk_login::DingTalkLogin;
+///
+/// let login = DingTalkLogin::builder()
+///     .app_key("dingxxxxxxxx")
+///     .app_secret("app-secret")
+///     .session_secret("a session key of at least 32 bytes!")
+///     .session_ttl(Duration::from_secs(4 * 3600))
+///     .build()
+///     .unwrap();
+/// # let _ = login;
+/// ```
+#[must_use]
+pub struct ConfigBuilder {
+    app_key: Option<String>,
+    app_secret: Option<AppSecret>,
+    oapi_url: String,
+    timeout: Duration,
+    retry: RetryPolicy,
+    signing_key: Option<Result<SigningKey, ConfigError>>,
+    verification_keys: Vec<VerifyingKey>,
+    session_ttl: Duration,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway: Duration,
+    cookie: CookieSettings,
+    token_source: Option<Arc<dyn TokenSource>>,
+    replay_guard: Option<Arc<dyn ReplayGuard>>,
+    revocation: Option<Arc<dyn Revocation>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for ConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigBuilder")
+            .field("app_key", &self.app_key)
+            .field("app_secret", &self.app_secret)
+            .field("oapi_url", &self.oapi_url)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("session_ttl", &self.session_ttl)
+            .field("cookie", &self.cookie)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ConfigBuilder {
+    fn default() -> Self {
+        Self {
+            app_key: None,
+            app_secret: None,
+            oapi_url: OAPI_CHINA.into(),
+            timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            signing_key: None,
+            verification_keys: Vec::new(),
+            session_ttl: Duration::from_secs(8 * 3600),
+            issuer: None,
+            audience: None,
+            leeway: Duration::from_secs(60),
+            cookie: CookieSettings::default(),
+            token_source: None,
+            replay_guard: None,
+            revocation: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl ConfigBuilder {
+    /// The internal app's `AppKey`. Required unless a [`token_source`](Self::token_source) is set.
+    pub fn app_key(mut self, key: impl Into<String>) -> Self {
+        self.app_key = Some(key.into());
+        self
+    }
+
+    /// The internal app's `AppSecret`. Required unless a [`token_source`](Self::token_source) is set.
+    pub fn app_secret(mut self, secret: impl Into<AppSecret>) -> Self {
+        self.app_secret = Some(secret.into());
+        self
+    }
+
+    /// The OAPI base URL. Default `https://oapi.dingtalk.com`.
+    ///
+    /// ```
+    /// let b = dingtalk_login::DingTalkLogin::builder().oapi_url("http://127.0.0.1:8080");
+    /// # let _ = b;
+    /// ```
+    pub fn oapi_url(mut self, url: impl Into<String>) -> Self {
+        self.oapi_url = url.into();
+        self
+    }
+
+    /// Uses DingTalk's international host, `https://oapi.dingtalk.io`.
+    pub fn international(self) -> Self {
+        self.oapi_url(OAPI_INTERNATIONAL)
+    }
+
+    /// The timeout of one upstream call. Default 5 s. A timed-out call is not retried.
+    pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How transient upstream failures are retried. Default [`RetryPolicy::default`].
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Signs sessions with HS256 over these bytes (at least 32; checked at `build`).
+    pub fn session_secret(mut self, secret: impl Into<SessionSecret>) -> Self {
+        self.signing_key = Some(SigningKey::hs256(secret));
+        self
+    }
+
+    /// Signs sessions with this key (HS256, RS256, ES256 or EdDSA).
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_key = Some(Ok(key));
+        self
+    }
+
+    /// Also accepts sessions signed with this key (a retired key during a rotation; give it a
+    /// `kid` matching the tokens it signed).
+    pub fn verification_key(mut self, key: VerifyingKey) -> Self {
+        self.verification_keys.push(key);
+        self
+    }
+
+    /// Session lifetime. Default 8 hours.
+    pub fn session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// Sets the `iss` claim and requires it on verification. Default none.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Sets the `aud` claim and requires it on verification. Default none.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Clock skew tolerated on `exp`. Default 60 s.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The session cookie's name. Default `dingtalk_session`.
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie.name = name.into();
+        self
+    }
+
+    /// The session cookie's `Secure` flag. Default on.
+    ///
+    /// # Warning
+    /// Turn it off only for plain-http development: without it the session travels in clear.
+    pub fn cookie_secure(mut self, secure: bool) -> Self {
+        self.cookie.secure = secure;
+        self
+    }
+
+    /// The session cookie's `SameSite`. Default `Lax`.
+    ///
+    /// # Warning
+    /// `SameSite::None` sends the session on cross-site requests; keep the origin check on.
+    pub fn cookie_same_site(mut self, same_site: SameSite) -> Self {
+        self.cookie.same_site = same_site;
+        self
+    }
+
+    /// The session cookie's `Path`. Default `/`.
+    pub fn cookie_path(mut self, path: impl Into<String>) -> Self {
+        self.cookie.path = path.into();
+        self
+    }
+
+    /// The session cookie's `Domain`. Default none (host-only).
+    pub fn cookie_domain(mut self, domain: impl Into<String>) -> Self {
+        self.cookie.domain = Some(domain.into());
+        self
+    }
+
+    /// Where access tokens come from. Default: an [`AccessTokenCache`] over `gettoken` with the
+    /// app key and secret. Set it for an ISV corp token or a cluster-wide cache.
+    pub fn token_source(mut self, source: Arc<dyn TokenSource>) -> Self {
+        self.token_source = Some(source);
+        self
+    }
+
+    /// The replay guard. Default [`MemoryReplayGuard`] (one instance only).
+    pub fn replay_guard(mut self, guard: Arc<dyn ReplayGuard>) -> Self {
+        self.replay_guard = Some(guard);
+        self
+    }
+
+    /// The revocation set. Default [`MemoryRevocation`] (one instance only).
+    pub fn revocation(mut self, revocation: Arc<dyn Revocation>) -> Self {
+        self.revocation = Some(revocation);
+        self
+    }
+
+    /// The clock for token expiry and session times. Default the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Validates the settings and builds the login.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a missing app key/secret or session key, a session key shorter than
+    /// 32 bytes, an unparsable URL, a zero timeout, or a JWT backend that fails its self-test.
+    ///
+    /// ```
+    /// use dingtalk_login::DingTalkLogin;
+    ///
+    /// let err = DingTalkLogin::builder()
+    ///     .app_key("k").app_secret("s")
+    ///     .session_secret("too short")
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("32 bytes"));
+    /// ```
+    pub fn build(self) -> Result<DingTalkLogin, ConfigError> {
+        let oapi = parse_base_url("oapi_url", &self.oapi_url)?;
+        if self.timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: "upstream_timeout",
+                reason: "must be more than zero".into(),
+            });
+        }
+        if self.session_ttl.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: "session_ttl",
+                reason: "must be more than zero".into(),
+            });
+        }
+        let signing = self.signing_key.ok_or(ConfigError::Missing("session_secret"))??;
+        let transport = Transport::new(self.timeout, self.retry).map_err(|e| ConfigError::Invalid {
+            name: "http client",
+            reason: e.to_string(),
+        })?;
+        let tokens: Arc<dyn TokenSource> = match self.token_source {
+            Some(source) => source,
+            None => {
+                let key = self.app_key.ok_or(ConfigError::Missing("app_key"))?;
+                let secret = self.app_secret.ok_or(ConfigError::Missing("app_secret"))?;
+                if key.is_empty() {
+                    return Err(ConfigError::Missing("app_key"));
+                }
+                if secret.expose().is_empty() {
+                    return Err(ConfigError::Missing("app_secret"));
+                }
+                let fetcher = AppTokenFetcher::new(transport.clone(), &oapi, key, secret);
+                Arc::new(AccessTokenCache::new(fetcher, self.clock.clone()))
+            }
+        };
+        let revocation = self
+            .revocation
+            .unwrap_or_else(|| Arc::new(MemoryRevocation::with_clock(self.clock.clone())));
+        let replay = self
+            .replay_guard
+            .unwrap_or_else(|| Arc::new(MemoryReplayGuard::with_clock(self.clock.clone())));
+        let sessions = SessionCodec::new(CodecParts {
+            signing,
+            extra_verifiers: self.verification_keys,
+            ttl: self.session_ttl,
+            leeway: self.leeway,
+            issuer: self.issuer,
+            audience: self.audience,
+            clock: self.clock.clone(),
+            revocation,
+        })?;
+        let client = DingTalkClient::new(transport.clone(), &oapi, tokens);
+        Ok(DingTalkLogin::from_parts(client, transport, sessions, replay, self.cookie))
+    }
+}
+
+/// Parses an http(s) base URL and returns it without a trailing `/`.
+pub(crate) fn parse_base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(raw).map_err(|e| ConfigError::InvalidUrl {
+        name,
+        reason: e.to_string(),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::InvalidUrl {
+            name,
+            reason: format!("scheme {:?} is not http or https", url.scheme()),
+        });
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}

@@ -1,0 +1,186 @@
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::code::AuthCode;
+use crate::dingtalk::errcode;
+use crate::dingtalk::token::TokenSource;
+use crate::dingtalk::transport::{judge_oapi, parse_payload, CallError, Transport};
+use crate::dingtalk::wire::{list_or_json_string, DingTalkUser};
+use crate::error::Error;
+
+/// A client for DingTalk's OAPI calls that need an access token.
+///
+/// Every call shares the token source, the transport's retry policy and one errcode
+/// classification: a refused token is dropped (if still cached), refetched and the call
+/// retried once; errcode -1 and HTTP 5xx are retried with backoff; rate limits, timeouts and
+/// refusals are not.
+///
+/// Built by [`crate::config::ConfigBuilder::build`]; reach it with
+/// [`crate::DingTalkLogin::client`].
+#[derive(Clone)]
+pub struct DingTalkClient {
+    transport: Transport,
+    oapi: Arc<str>,
+    tokens: Arc<dyn TokenSource>,
+}
+
+impl fmt::Debug for DingTalkClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DingTalkClient")
+            .field("oapi", &self.oapi)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `getbymobile` found.
+///
+/// ```
+/// use dingtalk_login::dingtalk::MobileLookup;
+///
+/// // The seed shows the list as a JSON-encoded string; an array works too.
+/// let a: MobileLookup = serde_json::from_str(
+///     r#"{"userid":"zhangsan","exclusive_account_userid_list":"[\"zxxxx\",\"lixxxi\"]"}"#,
+/// ).unwrap();
+/// assert_eq!(a.exclusive_account_userid_list, vec!["zxxxx", "lixxxi"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MobileLookup {
+    /// The user's id (may be absent when only exclusive accounts matched).
+    #[serde(default)]
+    pub userid: Option<String>,
+    /// Exclusive (企业账号) user ids created by this organisation.
+    #[serde(default, deserialize_with = "list_or_json_string")]
+    pub exclusive_account_userid_list: Vec<String>,
+}
+
+impl DingTalkClient {
+    pub(crate) fn new(transport: Transport, oapi: &str, tokens: Arc<dyn TokenSource>) -> Self {
+        Self {
+            transport,
+            oapi: Arc::from(oapi),
+            tokens,
+        }
+    }
+
+    /// The token source this client uses.
+    pub fn tokens(&self) -> &Arc<dyn TokenSource> {
+        &self.tokens
+    }
+
+    /// Exchanges a login code for the user: `POST /topapi/v2/user/getuserinfo`.
+    ///
+    /// This only asks DingTalk; [`crate::DingTalkLogin::login`] adds the replay guard and the
+    /// session.
+    ///
+    /// # Errors
+    /// [`Error::CodeRejected`] for 40078 (unknown, expired or used code); the upstream errors
+    /// of [`crate::error`] otherwise.
+    pub async fn get_user_info(&self, code: &AuthCode) -> Result<DingTalkUser, Error> {
+        let body = json!({ "code": code.as_str() });
+        let value = self
+            .post_oapi("getuserinfo", "/topapi/v2/user/getuserinfo", &body)
+            .await
+            .map_err(|e| match e {
+                Error::UpstreamError(d) if d.errcode == Some(errcode::CODE_REJECTED) => {
+                    Error::CodeRejected(d)
+                }
+                e => e,
+            })?;
+        parse_payload("getuserinfo", result(&value))
+    }
+
+    /// Finds a user by mobile number: `POST /topapi/v2/user/getbymobile`.
+    ///
+    /// The number is checked locally first (an optional `+`, then 5–20 digits or hyphens);
+    /// a malformed one costs no upstream call.
+    ///
+    /// # Errors
+    /// [`Error::InvalidMobile`] for a malformed number, 40104 or 400002;
+    /// [`Error::UserNotFound`] for 60121; the upstream errors of [`crate::error`] otherwise.
+    pub async fn get_by_mobile(
+        &self,
+        mobile: &str,
+        support_exclusive_account_search: bool,
+    ) -> Result<MobileLookup, Error> {
+        if !is_valid_mobile(mobile) {
+            return Err(Error::InvalidMobile(None));
+        }
+        let body = json!({
+            "mobile": mobile,
+            "support_exclusive_account_search": support_exclusive_account_search,
+        });
+        let value = self
+            .post_oapi("getbymobile", "/topapi/v2/user/getbymobile", &body)
+            .await
+            .map_err(|e| match e {
+                Error::UpstreamError(d) => match d.errcode {
+                    Some(errcode::MOBILE_NOT_FOUND) => Error::UserNotFound(d),
+                    Some(errcode::INVALID_MOBILE | errcode::INVALID_PARAMETER) => {
+                        Error::InvalidMobile(Some(d))
+                    }
+                    _ => Error::UpstreamError(d),
+                },
+                e => e,
+            })?;
+        parse_payload("getbymobile", result(&value))
+    }
+
+    /// POSTs `body` as JSON to `{oapi}{path}?access_token=..` and returns the whole answer once
+    /// its errcode is 0, with the token, retry and errcode handling of every OAPI call.
+    ///
+    /// Use it for OAPI endpoints this crate has no typed method for. Errcodes other than the
+    /// token, busy and rate-limit ones come back as [`Error::UpstreamError`] with the errcode in
+    /// its detail.
+    pub async fn post_oapi(&self, api: &'static str, path: &str, body: &Value) -> Result<Value, Error> {
+        let url = format!("{}{}", self.oapi, path);
+        let token = self.tokens.token().await?;
+        let send = |token: &crate::secret::AccessToken| {
+            let token = token.clone();
+            let url = url.clone();
+            move |http: &reqwest::Client| {
+                http.post(&url)
+                    .query(&[("access_token", token.expose())])
+                    .json(body)
+            }
+        };
+        match self.transport.call(api, send(&token), judge_oapi).await {
+            Err(CallError::TokenInvalid(detail)) => {
+                tracing::info!(api, detail = %detail, "access token refused; refetching once");
+                self.tokens.invalidate(&token).await;
+                let fresh = self.tokens.token().await?;
+                Ok(self.transport.call(api, send(&fresh), judge_oapi).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+}
+
+fn result(value: &Value) -> &Value {
+    value.get("result").unwrap_or(&Value::Null)
+}
+
+/// An optional `+`, then 5 to 20 digits or hyphens, at least one of them a digit.
+pub(crate) fn is_valid_mobile(mobile: &str) -> bool {
+    let rest = mobile.strip_prefix('+').unwrap_or(mobile);
+    (5..=20).contains(&rest.len())
+        && rest.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        && rest.bytes().any(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid_mobile;
+
+    #[test]
+    fn mobile_shape() {
+        for ok in ["13800138000", "+86-138-0013-8000", "12345"] {
+            assert!(is_valid_mobile(ok), "{ok}");
+        }
+        for bad in ["", "1234", "+", "138 0013 8000", "abc12345", "++8613800138000", "-----", "123456789012345678901"] {
+            assert!(!is_valid_mobile(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The app's DingTalk `access_token`: fetched once, shared, refreshed ahead of expiry, and
+//! replaced when DingTalk says it is no longer valid.
+//!
+//! [`TokenSource`] is what the client asks for a token; [`AccessTokenCache`] is the in-process
+//! implementation over any [`TokenFetcher`] (the internal app's `gettoken` here, the ISV corp
+//! token elsewhere). A cluster-wide cache implements [`TokenSource`] itself.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rand::Rng;
+use time::OffsetDateTime;
+
+use crate::clock::Clock;
+use crate::dingtalk::transport::{judge_oapi, parse_payload, Transport};
+use crate::dingtalk::wire::GetTokenResult;
+use crate::error::Error;
+use crate::secret::{AccessToken, AppSecret};
+use crate::BoxFuture;
+
+/// DingTalk's documented token life, used when `expires_in` is absent or not positive.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(7200);
+
+/// Where the client gets its access token.
+///
+/// Implementations must hand out one token to many concurrent callers and fetch a new one at
+/// most once at a time.
+pub trait TokenSource: Send + Sync + 'static {
+    /// A token that is valid now.
+    fn token(&self) -> BoxFuture<'_, Result<AccessToken, Error>>;
+
+    /// DingTalk refused `failed` (40001, 40014, 42001, 33001): forget it, but only if the
+    /// cache still holds that very token — another caller may already have replaced it.
+    fn invalidate<'a>(&'a self, failed: &'a AccessToken) -> BoxFuture<'a, ()>;
+}
+
+/// A freshly fetched token and how long DingTalk says it lives.
+#[derive(Debug, Clone)]
+pub struct FetchedToken {
+    /// The token.
+    pub token: AccessToken,
+    /// Its lifetime from now.
+    pub expires_in: Duration,
+}
+
+/// Fetches a new token from upstream (no caching).
+pub trait TokenFetcher: Send + Sync + 'static {
+    /// One fetch.
+    fn fetch(&self) -> BoxFuture<'_, Result<FetchedToken, Error>>;
+}
+
+/// `GET {oapi}/gettoken?appkey=..&appsecret=..` for an internal app.
+#[derive(Debug, Clone)]
+pub struct AppTokenFetcher {
+    transport: Transport,
+    url: String,
+    app_key: String,
+    app_secret: AppSecret,
+}
+
+impl AppTokenFetcher {
+    pub(crate) fn new(transport: Transport, oapi: &str, app_key: String, app_secret: AppSecret) -> Self {
+        Self {
+            transport,
+            url: format!("{oapi}/gettoken"),
+            app_key,
+            app_secret,
+        }
+    }
+}
+
+impl TokenFetcher for AppTokenFetcher {
+    fn fetch(&self) -> BoxFuture<'_, Result<FetchedToken, Error>> {
+        Box::pin(async move {
+            let value = self
+                .transport
+                .call(
+                    "gettoken",
+                    |http| {
+                        http.get(&self.url).query(&[
+                            ("appkey", self.app_key.as_str()),
+                            ("appsecret", self.app_secret.expose()),
+                        ])
+                    },
+                    judge_oapi,
+                )
+                .await?;
+            let result: GetTokenResult = parse_payload("gettoken", &value)?;
+            Ok(FetchedToken {
+                token: AccessToken::new(result.access_token),
+                expires_in: lifetime(result.expires_in),
+            })
+        })
+    }
+}
+
+/// `expires_in` as a duration; ≤ 0 or absent means DingTalk's documented 7200 s.
+pub(crate) fn lifetime(expires_in: Option<i64>) -> Duration {
+    match expires_in {
+        Some(s) if s > 0 => Duration::from_secs(s.unsigned_abs()),
+        _ => DEFAULT_TOKEN_LIFETIME,
+    }
+}
+
+struct Slot {
+    token: AccessToken,
+    refresh_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+}
+
+/// The in-process token cache: one fetch in flight, refresh ahead of expiry with jitter, and
+/// invalidation only of the token that failed.
+///
+/// - A valid token is read under a read lock: no await, no allocation beyond the clone.
+/// - In the refresh window (the last ~5 minutes of the token's life, jittered), one caller
+///   refreshes while the others keep using the still-valid token.
+/// - With no valid token, callers queue on one lock; the first fetches, the rest re-check and
+///   take its token — or its error, so a failing upstream sees one fetch per wave, not one per
+///   caller.
+pub struct AccessTokenCache<F> {
+    fetcher: F,
+    clock: Arc<dyn Clock>,
+    slot: RwLock<Option<Slot>>,
+    flight: tokio::sync::Mutex<Option<Error>>,
+    // Bumped after every fetch (success or failure): waiters compare it to see whether a fetch
+    // completed while they queued.
+    generation: AtomicU64,
+}
+
+impl<F: TokenFetcher> AccessTokenCache<F> {
+    /// A cache over `fetcher`, reading time from `clock`.
+    pub fn new(fetcher: F, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            fetcher,
+            clock,
+            slot: RwLock::new(None),
+            flight: tokio::sync::Mutex::new(None),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    fn cached(&self, now: OffsetDateTime) -> Option<(AccessToken, bool)> {
+        let slot = self.slot.read().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref()
+            .filter(|s| now < s.expires_at)
+            .map(|s| (s.token.clone(), now >= s.refresh_at))
+    }
+
+    async fn get(&self) -> Result<AccessToken, Error> {
+        let now = self.clock.now();
+        match self.cached(now) {
+            Some((token, false)) => return Ok(token),
+            Some((token, true)) => {
+                // Refresh window: one caller refreshes, the rest keep the valid token.
+                let Ok(mut flight) = self.flight.try_lock() else {
+                    return Ok(token);
+                };
+                if let Some((fresh, false)) = self.cached(self.clock.now()) {
+                    return Ok(fresh);
+                }
+                return match self.fetch_and_store(&mut flight).await {
+                    Ok(t) => Ok(t),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "access token refresh failed; using the current token until it expires");
+                        Ok(token)
+                    }
+                };
+            }
+            None => {}
+        }
+        let seen = self.generation.load(Ordering::Acquire);
+        let mut flight = self.flight.lock().await;
+        if let Some((token, _)) = self.cached(self.clock.now()) {
+            return Ok(token);
+        }
+        if self.generation.load(Ordering::Acquire) != seen {
+            if let Some(e) = flight.as_ref() {
+                return Err(e.clone());
+            }
+        }
+        self.fetch_and_store(&mut flight).await
+    }
+
+    async fn fetch_and_store(&self, last_error: &mut Option<Error>) -> Result<AccessToken, Error> {
+        let result = self.fetcher.fetch().await;
+        let outcome = match result {
+            Ok(fetched) => {
+                let now = self.clock.now();
+                let life = fetched.expires_in;
+                // Refresh 5 minutes early (half the life for short-lived tokens), jittered by up
+                // to a tenth of the life (at most 60 s) so instances do not refresh in step.
+                let margin = (life / 2).min(Duration::from_secs(300));
+                let jitter_max = (life / 10).min(Duration::from_secs(60));
+                let jitter = rand::rng().random_range(Duration::ZERO..=jitter_max);
+                let slot = Slot {
+                    token: fetched.token.clone(),
+                    refresh_at: now + (life - margin - jitter),
+                    expires_at: now + life,
+                };
+                *self.slot.write().unwrap_or_else(|p| p.into_inner()) = Some(slot);
+                *last_error = None;
+                Ok(fetched.token)
+            }
+            Err(e) => {
+                *last_error = Some(e.clone());
+                Err(e)
+            }
+        };
+        self.generation.fetch_add(1, Ordering::Release);
+        outcome
+    }
+}
+
+impl<F: TokenFetcher> TokenSource for AccessTokenCache<F> {
+    fn token(&self) -> BoxFuture<'_, Result<AccessToken, Error>> {
+        Box::pin(self.get())
+    }
+
+    fn invalidate<'a>(&'a self, failed: &'a AccessToken) -> BoxFuture<'a, ()> {
+        let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_some_and(|s| &s.token == failed) {
+            *slot = None;
+        }
+        Box::pin(std::future::ready(()))
+    }
+}
+
+impl<F> std::fmt::Debug for AccessTokenCache<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessTokenCache").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,257 @@
+//! One HTTP call to an upstream, with the retry policy: the only place that talks to
+//! `reqwest`, classifies transport failures, and decides what is retried.
+
+use std::time::Duration;
+
+use backon::Retryable;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::dingtalk::errcode::{classify, Class};
+use crate::dingtalk::retry::RetryPolicy;
+use crate::dingtalk::wire::Envelope;
+use crate::error::{Error, Unavailable, UpstreamDetail};
+
+/// How an answer body is judged, per upstream family.
+pub(crate) enum Verdict {
+    /// Success: the parsed body.
+    Done(Value),
+    /// A transient failure: retry within the policy.
+    Retry(Error),
+    /// A final failure.
+    Fail(Error),
+    /// The access token was refused: the caller refetches it and tries once more.
+    TokenInvalid(Box<UpstreamDetail>),
+}
+
+/// What a call can end with besides success.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    Error(Error),
+    TokenInvalid(Box<UpstreamDetail>),
+}
+
+impl From<CallError> for Error {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Error(e) => e,
+            // Still refused after a fresh token: nothing the caller can do.
+            CallError::TokenInvalid(d) => Error::UpstreamError(d),
+        }
+    }
+}
+
+struct AttemptError {
+    retry: bool,
+    error: CallError,
+}
+
+/// The shared HTTP client and retry policy.
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl Transport {
+    pub(crate) fn new(timeout: Duration, retry: RetryPolicy) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(3)))
+            .build()?;
+        Ok(Self { http, retry })
+    }
+
+
+    /// Sends the request `build` makes, retrying transient failures, and judges the JSON
+    /// answer with `judge`.
+    pub(crate) async fn call(
+        &self,
+        api: &'static str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        judge: impl Fn(&'static str, Value) -> Verdict,
+    ) -> Result<Value, CallError> {
+        let started = Instant::now();
+        let max_elapsed = self.retry.max_elapsed_bound();
+        let attempt = || async { self.attempt(api, &build, &judge).await };
+        attempt
+            .retry(self.retry.backoff())
+            .sleep(tokio::time::sleep)
+            .when(|e: &AttemptError| e.retry)
+            // Never start a retry that would begin past the time budget.
+            .adjust(move |_, delay| {
+                delay.filter(|d| started.elapsed() + *d <= max_elapsed)
+            })
+            .notify(|e: &AttemptError, delay: Duration| {
+                if let CallError::Error(err) = &e.error {
+                    tracing::debug!(api, error = %err, ?delay, "retrying upstream call");
+                }
+            })
+            .await
+            .map_err(|e| e.error)
+    }
+
+    async fn attempt(
+        &self,
+        api: &'static str,
+        build: &impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        judge: &impl Fn(&'static str, Value) -> Verdict,
+    ) -> Result<Value, AttemptError> {
+        let fail = |retry: bool, error: Error| AttemptError {
+            retry,
+            error: CallError::Error(error),
+        };
+        let response = match build(&self.http).send().await {
+            Ok(r) => r,
+            // `without_url`: the URL may carry the access token.
+            Err(e) => return Err(transport_failure(api, e.without_url(), &fail)),
+        };
+        let status = response.status();
+        if !status.is_success() {
+            let mut detail = UpstreamDetail::api(api);
+            detail.http_status = Some(status.as_u16());
+            if status.is_server_error() {
+                let err = Error::UpstreamUnavailable {
+                    reason: Unavailable::ServerError,
+                    retry_after: retry_after_header(&response),
+                    detail: Box::new(detail),
+                };
+                return Err(fail(true, err));
+            }
+            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                let err = Error::UpstreamUnavailable {
+                    reason: Unavailable::RateLimited,
+                    retry_after: retry_after_header(&response),
+                    detail: Box::new(detail),
+                };
+                return Err(fail(false, err));
+            }
+            return Err(fail(false, Error::UpstreamError(Box::new(detail))));
+        }
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Err(transport_failure(api, e.without_url(), &fail)),
+        };
+        let value: Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) => {
+                let mut detail = UpstreamDetail::api(api);
+                detail.errmsg = Some(unparsable_answer(&body));
+                return Err(fail(false, Error::UpstreamError(Box::new(detail))));
+            }
+        };
+        match judge(api, value) {
+            Verdict::Done(v) => Ok(v),
+            Verdict::Retry(e) => Err(fail(true, e)),
+            Verdict::Fail(e) => Err(fail(false, e)),
+            Verdict::TokenInvalid(d) => Err(AttemptError {
+                retry: false,
+                error: CallError::TokenInvalid(d),
+            }),
+        }
+    }
+}
+
+fn transport_failure(
+    api: &'static str,
+    e: reqwest::Error,
+    fail: &impl Fn(bool, Error) -> AttemptError,
+) -> AttemptError {
+    let mut detail = UpstreamDetail::api(api);
+    if e.is_timeout() {
+        // Not retried: the request may have reached DingTalk and spent the code.
+        detail.errmsg = Some("no answer within the upstream timeout".into());
+        return fail(false, Error::UpstreamTimeout(Box::new(detail)));
+    }
+    // A connection that was never made sent nothing: safe to retry. One that broke after the
+    // request went out may have spent the code: not retried.
+    let retry = e.is_connect();
+    detail.errmsg = Some(if retry {
+        "connection failed".into()
+    } else {
+        "connection closed before the answer".into()
+    });
+    tracing::debug!(api, error = %e, "upstream transport failure");
+    fail(
+        retry,
+        Error::UpstreamUnavailable {
+            reason: Unavailable::Connect,
+            retry_after: None,
+            detail: Box::new(detail),
+        },
+    )
+}
+
+fn retry_after_header(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// A short, printable description of a body that is not JSON (an XML answer, an HTML page).
+pub(crate) fn unparsable_answer(body: &[u8]) -> String {
+    let head = String::from_utf8_lossy(&body[..body.len().min(64)]);
+    let kind = if head.trim_start().starts_with('<') {
+        "an XML or HTML answer where JSON was expected"
+    } else {
+        "an answer that is not JSON"
+    };
+    format!("{kind} ({} bytes)", body.len())
+}
+
+/// The OAPI judge: errcode classification shared by every OAPI call.
+pub(crate) fn judge_oapi(api: &'static str, value: Value) -> Verdict {
+    let env = match Envelope::deserialize(&value) {
+        Ok(env) => env,
+        Err(e) => {
+            let mut detail = UpstreamDetail::api(api);
+            detail.errmsg = Some(format!("unexpected answer: {e}"));
+            return Verdict::Fail(Error::UpstreamError(Box::new(detail)));
+        }
+    };
+    let detail = || {
+        Box::new(UpstreamDetail {
+            api,
+            http_status: None,
+            errcode: env.errcode,
+            sub_code: env.sub_code.clone(),
+            errmsg: env.errmsg.clone(),
+            request_id: env.request_id.clone(),
+        })
+    };
+    match classify(&env) {
+        Class::Ok => Verdict::Done(value),
+        Class::TokenInvalid => Verdict::TokenInvalid(detail()),
+        Class::Busy => Verdict::Retry(Error::UpstreamUnavailable {
+            reason: Unavailable::Busy,
+            retry_after: None,
+            detail: detail(),
+        }),
+        Class::RateLimited(wait) => Verdict::Fail(Error::UpstreamUnavailable {
+            reason: Unavailable::RateLimited,
+            // Without a `wait`, a second is a fair first guess for DingTalk's QPS limits.
+            retry_after: Some(wait.unwrap_or(Duration::from_secs(1))),
+            detail: detail(),
+        }),
+        Class::Refused(_) => Verdict::Fail(Error::UpstreamError(detail())),
+    }
+}
+
+/// Deserializes `value` (or its `result`) into `T`, or says what was unexpected.
+pub(crate) fn parse_payload<T: serde::de::DeserializeOwned>(
+    api: &'static str,
+    value: &Value,
+) -> Result<T, Error> {
+    T::deserialize(value).map_err(|e| {
+        let mut detail = UpstreamDetail::api(api);
+        detail.errmsg = Some(format!("unexpected answer: {e}"));
+        Error::UpstreamError(Box::new(detail))
+    })
+}

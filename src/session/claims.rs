@@ -1,0 +1,78 @@
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::guard::{SysLevel, SysLevelPolicy};
+
+/// The claims of a session token.
+///
+/// `sub` is DingTalk's `userid`; `unionid`, `name`, `sys` and `sys_level` are copied from the
+/// login; `iat`/`exp` are Unix seconds; `jti` is random and is what logout revokes. `ext` holds
+/// fields added at login by an enrichment hook (e.g. department ids) and is omitted when empty.
+///
+/// ```
+/// use dingtalk_login::session::Claims;
+/// use dingtalk_login::guard::{SysLevel, SysLevelPolicy};
+///
+/// let claims: Claims = serde_json::from_str(
+///     r#"{"sub":"u1","unionid":null,"name":"Li","sys":true,"sys_level":2,
+///         "iat":1700000000,"exp":1700028800,"jti":"abc"}"#,
+/// ).unwrap();
+/// assert_eq!(claims.userid(), "u1");
+/// assert!(claims.satisfies(&SysLevelPolicy::admin()));
+/// assert!(!claims.satisfies(&SysLevelPolicy::super_admin()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    /// DingTalk `userid`.
+    pub sub: String,
+    /// DingTalk `unionid` (`null` when DingTalk gave none).
+    #[serde(default)]
+    pub unionid: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// DingTalk's admin flag.
+    #[serde(default)]
+    pub sys: bool,
+    /// DingTalk's admin level.
+    #[serde(default)]
+    pub sys_level: SysLevel,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+    /// Random token id; logout revokes it.
+    pub jti: String,
+    /// Issuer, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Extension claims added at login.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub ext: Map<String, Value>,
+}
+
+impl Claims {
+    /// DingTalk `userid` (the `sub` claim).
+    pub fn userid(&self) -> &str {
+        &self.sub
+    }
+
+    /// Whether this session passes `policy`.
+    pub fn satisfies(&self, policy: &SysLevelPolicy) -> bool {
+        policy.allows(self.sys_level, self.sys)
+    }
+
+    /// The public view of the user: `{userid, unionid, name, sys, sys_level}`.
+    pub fn user_json(&self) -> Value {
+        serde_json::json!({
+            "userid": self.sub,
+            "unionid": self.unionid,
+            "name": self.name,
+            "sys": self.sys,
+            "sys_level": self.sys_level,
+        })
+    }
+}

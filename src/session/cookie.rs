@@ -1,0 +1,51 @@
+/// The `SameSite` attribute of the session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// Sent only on same-site requests.
+    Strict,
+    /// Sent on same-site requests and top-level navigations (the default).
+    #[default]
+    Lax,
+    /// Sent everywhere; browsers require `Secure` with it.
+    None,
+}
+
+/// How the session cookie is set. Always `HttpOnly`: scripts never see the session.
+///
+/// ```
+/// use dingtalk_login::session::{CookieSettings, SameSite};
+///
+/// let c = CookieSettings::default();
+/// assert_eq!(c.name, "dingtalk_session");
+/// assert!(c.secure);
+/// assert_eq!(c.same_site, SameSite::Lax);
+/// assert_eq!(c.path, "/");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieSettings {
+    /// Cookie name. Default `dingtalk_session`.
+    pub name: String,
+    /// `Secure` attribute. Default on; turn off only for plain-http development.
+    pub secure: bool,
+    /// `SameSite` attribute. Default `Lax`.
+    pub same_site: SameSite,
+    /// `Path`. Default `/`.
+    pub path: String,
+    /// `Domain`. Default none (host-only).
+    pub domain: Option<String>,
+}
+
+impl Default for CookieSettings {
+    fn default() -> Self {
+        Self {
+            name: "dingtalk_session".into(),
+            secure: true,
+            same_site: SameSite::Lax,
+            path: "/".into(),
+            domain: None,
+        }
+    }
+}
+
+/// The name of the cookie that carries the redirect login's `state`.
+pub const STATE_COOKIE: &str = "dingtalk_state";

@@ -1,0 +1,12 @@
+//! The app's own signed session: a JWT issued at login and verified on every request, so
+//! later requests need no DingTalk call.
+
+mod claims;
+pub(crate) mod codec;
+mod cookie;
+mod keys;
+
+pub use claims::Claims;
+pub use codec::SessionCodec;
+pub use cookie::{CookieSettings, SameSite, STATE_COOKIE};
+pub use keys::{Algorithm, SigningKey, VerifyingKey};

@@ -1,0 +1,8 @@
+//! Shared state behind a login: the replay guard (single use of a code) and the revocation set
+//! (logout). In-memory implementations here; Redis-backed ones for several instances.
+
+mod replay;
+mod revocation;
+
+pub use replay::{CodeClaim, MemoryReplayGuard, ReplayGuard, CODE_LIFETIME};
+pub use revocation::{MemoryRevocation, Revocation};
