@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::dingtalk::transport::Transport;
-use crate::dingtalk::{AccessTokenCache, AppTokenFetcher, DingTalkClient, RetryPolicy, TokenSource};
+use crate::dingtalk::{
+    AccessTokenCache, AppTokenFetcher, DingTalkClient, RetryPolicy, TokenSource,
+};
 use crate::dingtalk::{OAPI_CHINA, OAPI_INTERNATIONAL};
 use crate::error::ConfigError;
 use crate::login::DingTalkLogin;
@@ -266,11 +268,14 @@ impl ConfigBuilder {
                 reason: "must be more than zero".into(),
             });
         }
-        let signing = self.signing_key.ok_or(ConfigError::Missing("session_secret"))??;
-        let transport = Transport::new(self.timeout, self.retry).map_err(|e| ConfigError::Invalid {
-            name: "http client",
-            reason: e.to_string(),
-        })?;
+        let signing = self
+            .signing_key
+            .ok_or(ConfigError::Missing("session_secret"))??;
+        let transport =
+            Transport::new(self.timeout, self.retry).map_err(|e| ConfigError::Invalid {
+                name: "http client",
+                reason: e.to_string(),
+            })?;
         let tokens: Arc<dyn TokenSource> = match self.token_source {
             Some(source) => source,
             None => {
@@ -303,7 +308,13 @@ impl ConfigBuilder {
             revocation,
         })?;
         let client = DingTalkClient::new(transport.clone(), &oapi, tokens);
-        Ok(DingTalkLogin::from_parts(client, transport, sessions, replay, self.cookie))
+        Ok(DingTalkLogin::from_parts(
+            client,
+            transport,
+            sessions,
+            replay,
+            self.cookie,
+        ))
     }
 }
 

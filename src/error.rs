@@ -191,18 +191,19 @@ impl Error {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingCode | Self::InvalidCode(_) | Self::InvalidState | Self::InvalidMobile(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::MissingCode
+            | Self::InvalidCode(_)
+            | Self::InvalidState
+            | Self::InvalidMobile(_) => StatusCode::BAD_REQUEST,
             Self::CodeRejected(_) | Self::CodeReplayed | Self::Unauthenticated(_) => {
                 StatusCode::UNAUTHORIZED
             }
             Self::Forbidden | Self::CrossSiteRequest => StatusCode::FORBIDDEN,
             Self::UserNotFound(_) => StatusCode::NOT_FOUND,
             Self::UpstreamError(_) => StatusCode::BAD_GATEWAY,
-            Self::UpstreamUnavailable { .. } | Self::NotConfigured(_) | Self::StoreUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::UpstreamUnavailable { .. }
+            | Self::NotConfigured(_)
+            | Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -247,13 +248,14 @@ impl Error {
             Self::UserNotFound(_) => "user not found".into(),
             Self::UpstreamError(d) => format!("the upstream {} call failed", d.api),
             Self::UpstreamUnavailable { detail, .. } => {
-                format!("the upstream {} service is unavailable; try again later", detail.api)
+                format!(
+                    "the upstream {} service is unavailable; try again later",
+                    detail.api
+                )
             }
             Self::UpstreamTimeout(d) => format!("the upstream {} call timed out", d.api),
             Self::NotConfigured(what) => format!("{what} is not configured"),
-            Self::StoreUnavailable(_) => {
-                "the session store is unavailable; try again later".into()
-            }
+            Self::StoreUnavailable(_) => "the session store is unavailable; try again later".into(),
             Self::Internal(why) => format!("internal error: {why}"),
         }
     }

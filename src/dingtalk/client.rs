@@ -134,7 +134,12 @@ impl DingTalkClient {
     /// Use it for OAPI endpoints this crate has no typed method for. Errcodes other than the
     /// token, busy and rate-limit ones come back as [`Error::UpstreamError`] with the errcode in
     /// its detail.
-    pub async fn post_oapi(&self, api: &'static str, path: &str, body: &Value) -> Result<Value, Error> {
+    pub async fn post_oapi(
+        &self,
+        api: &'static str,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, Error> {
         let url = format!("{}{}", self.oapi, path);
         let token = self.tokens.token().await?;
         let send = |token: &crate::secret::AccessToken| {
@@ -179,7 +184,16 @@ mod tests {
         for ok in ["13800138000", "+86-138-0013-8000", "12345"] {
             assert!(is_valid_mobile(ok), "{ok}");
         }
-        for bad in ["", "1234", "+", "138 0013 8000", "abc12345", "++8613800138000", "-----", "123456789012345678901"] {
+        for bad in [
+            "",
+            "1234",
+            "+",
+            "138 0013 8000",
+            "abc12345",
+            "++8613800138000",
+            "-----",
+            "123456789012345678901",
+        ] {
             assert!(!is_valid_mobile(bad), "{bad}");
         }
     }

@@ -60,7 +60,12 @@ pub struct AppTokenFetcher {
 }
 
 impl AppTokenFetcher {
-    pub(crate) fn new(transport: Transport, oapi: &str, app_key: String, app_secret: AppSecret) -> Self {
+    pub(crate) fn new(
+        transport: Transport,
+        oapi: &str,
+        app_key: String,
+        app_secret: AppSecret,
+    ) -> Self {
         Self {
             transport,
             url: format!("{oapi}/gettoken"),

@@ -63,7 +63,6 @@ impl Transport {
         Ok(Self { http, retry })
     }
 
-
     /// Sends the request `build` makes, retrying transient failures, and judges the JSON
     /// answer with `judge`.
     pub(crate) async fn call(
@@ -80,9 +79,7 @@ impl Transport {
             .sleep(tokio::time::sleep)
             .when(|e: &AttemptError| e.retry)
             // Never start a retry that would begin past the time budget.
-            .adjust(move |_, delay| {
-                delay.filter(|d| started.elapsed() + *d <= max_elapsed)
-            })
+            .adjust(move |_, delay| delay.filter(|d| started.elapsed() + *d <= max_elapsed))
             .notify(|e: &AttemptError, delay: Duration| {
                 if let CallError::Error(err) = &e.error {
                     tracing::debug!(api, error = %err, ?delay, "retrying upstream call");
@@ -254,4 +251,30 @@ pub(crate) fn parse_payload<T: serde::de::DeserializeOwned>(
         detail.errmsg = Some(format!("unexpected answer: {e}"));
         Error::UpstreamError(Box::new(detail))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // The errcode classification sees whatever an upstream sends.
+        #[test]
+        fn judging_any_json_never_panics(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            if let Ok(value) = serde_json::from_slice::<Value>(&body) {
+                let _ = judge_oapi("test", value);
+            }
+            let _ = unparsable_answer(&body);
+        }
+
+        #[test]
+        fn judging_envelopes_never_panics(
+            errcode in prop_oneof![any::<i64>().prop_map(|n| serde_json::json!(n)), "\\PC{0,12}".prop_map(|s| serde_json::json!(s))],
+            wait in any::<i64>(),
+        ) {
+            let _ = judge_oapi("test", serde_json::json!({"errcode": errcode, "sub_code": errcode}));
+            let _ = judge_oapi("test", serde_json::json!({"status": 1111, "wait": wait}));
+        }
+    }
 }

@@ -83,7 +83,9 @@ pub(crate) struct GetTokenResult {
 }
 
 /// A string, or a number rendered as a string.
-pub(crate) fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn string_or_number<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Either {

@@ -67,7 +67,10 @@ impl SessionCodec {
                 v.algorithms = vec![key.alg.jwt()];
                 // `exp` is checked against the injected clock below; presence is still required.
                 v.validate_exp = false;
-                v.set_required_spec_claims(&["exp"]);
+                let mut required = vec!["exp"];
+                required.extend(parts.issuer.as_ref().map(|_| "iss"));
+                required.extend(parts.audience.as_ref().map(|_| "aud"));
+                v.set_required_spec_claims(&required);
                 v.leeway = 0;
                 match &parts.audience {
                     Some(aud) => v.set_audience(&[aud]),
@@ -127,7 +130,11 @@ impl SessionCodec {
     ///
     /// # Errors
     /// [`Error::Internal`] if signing fails (it does not with a key that passed `build()`).
-    pub fn issue(&self, user: &DingTalkUser, ext: Map<String, serde_json::Value>) -> Result<(String, Claims), Error> {
+    pub fn issue(
+        &self,
+        user: &DingTalkUser,
+        ext: Map<String, serde_json::Value>,
+    ) -> Result<(String, Claims), Error> {
         let iat = self.clock.unix();
         let claims = Claims {
             sub: user.userid.clone(),

@@ -163,7 +163,11 @@ impl MemoryReplayGuard {
         let hash = self.hasher.hash_one(code.as_str());
         let now = self.now();
         let mut inner = self.lock();
-        while inner.order.front().is_some_and(|(_, expiry)| *expiry <= now) {
+        while inner
+            .order
+            .front()
+            .is_some_and(|(_, expiry)| *expiry <= now)
+        {
             inner.pop_oldest();
         }
         if inner.live.contains_key(&hash) {

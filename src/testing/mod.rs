@@ -1,0 +1,82 @@
+//! An in-process fake DingTalk server, for tests and demos (cargo feature `testing`).
+//!
+//! [`FakeDingTalk`] listens on `127.0.0.1` and a free port and answers DingTalk's login
+//! endpoints the way DingTalk does:
+//!
+//! | endpoint | answers |
+//! | --- | --- |
+//! | `GET /gettoken?appkey=..&appsecret=..` | the app's access token; 40089 for wrong credentials |
+//! | `POST /topapi/v2/user/getuserinfo?access_token=..` | the user a login code belongs to; 40078 for an unknown, used or expired code |
+//! | `POST /topapi/v2/user/getbymobile?access_token=..` | a user's `userid` by mobile; 60121 for nobody, 40104 for a malformed number |
+//!
+//! Its semantics are DingTalk's: login codes are single use and live five minutes; there is
+//! one access token at a time, handed to every caller and renewed by each `gettoken` within
+//! its life; an expired token answers 42001 and an unknown or invalidated one 40014; every
+//! answer carries a `request_id`. Request bodies may be JSON or a form, as in DingTalk's own
+//! curl examples. Anything else answers HTTP 404.
+//!
+//! A test can also misbehave on purpose: [`FakeDingTalk::expire_token`] and
+//! [`FakeDingTalk::invalidate_token`], [`FakeDingTalk::fail_next`] with a [`Failure`] (busy,
+//! HTTP 500, gateway flow control, any errcode, a delay, a dropped connection), and
+//! [`Quirks`] for the stringly-typed JSON real DingTalk sends. [`FakeDingTalk::calls`]
+//! counts requests per [`Endpoint`]. Code and token lifetimes follow the
+//! [`Clock`](crate::clock::Clock) given to the builder, so a
+//! [`ManualClock`](crate::clock::ManualClock) can expire them without waiting.
+//!
+//! The server runs on the current Tokio runtime and stops when its handle is dropped.
+//!
+//! # Example
+//!
+//! ```
+//! use dingtalk_login::testing::{Endpoint, FakeDingTalk, FakeUser};
+//! use serde_json::{json, Value};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), reqwest::Error> {
+//! let fake = FakeDingTalk::builder()
+//!     .user(FakeUser::new("u-1", "Zhang San").super_admin())
+//!     .start()
+//!     .await;
+//! // What DingTalk's JSAPI would give the browser after a silent login.
+//! let code = fake.mint_code("u-1");
+//!
+//! // Point the code under test at `fake.url()` instead of https://oapi.dingtalk.com.
+//! let http = reqwest::Client::new();
+//! let token: Value = http
+//!     .get(format!("{}/gettoken", fake.url()))
+//!     .query(&[("appkey", fake.app_key()), ("appsecret", fake.app_secret())])
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! let access_token = token["access_token"].as_str().unwrap();
+//!
+//! let user: Value = http
+//!     .post(format!("{}/topapi/v2/user/getuserinfo", fake.url()))
+//!     .query(&[("access_token", access_token)])
+//!     .json(&json!({ "code": code }))
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! assert_eq!(user["errcode"], 0);
+//! assert_eq!(user["result"]["userid"], "u-1");
+//! assert_eq!(user["result"]["sys_level"], 1);
+//! assert_eq!(fake.calls(Endpoint::GetUserInfo), 1);
+//! # Ok(())
+//! # }
+//! ```
+
+mod endpoint;
+mod failure;
+mod fake;
+mod oapi;
+mod quirks;
+mod state;
+mod users;
+
+pub use endpoint::Endpoint;
+pub use failure::Failure;
+pub use fake::{FakeDingTalk, FakeDingTalkBuilder};
+pub use quirks::Quirks;
+pub use users::FakeUser;
