@@ -54,6 +54,7 @@ pub struct ConfigBuilder {
     replay_guard: Option<Arc<dyn ReplayGuard>>,
     revocation: Option<Arc<dyn Revocation>>,
     clock: Arc<dyn Clock>,
+    session_cache_capacity: usize,
 }
 
 impl fmt::Debug for ConfigBuilder {
@@ -89,6 +90,7 @@ impl Default for ConfigBuilder {
             replay_guard: None,
             revocation: None,
             clock: Arc::new(SystemClock),
+            session_cache_capacity: 10_000,
         }
     }
 }
@@ -238,6 +240,19 @@ impl ConfigBuilder {
         self
     }
 
+    /// How many verified session tokens to remember, so a repeat request skips the signature
+    /// and JSON work (it still checks `exp` and revocation). Default 10,000 (a few MiB at
+    /// most); `0` turns the cache off.
+    ///
+    /// ```
+    /// let b = dingtalk_login::DingTalkLogin::builder().session_cache_capacity(0);
+    /// # let _ = b;
+    /// ```
+    pub fn session_cache_capacity(mut self, capacity: usize) -> Self {
+        self.session_cache_capacity = capacity;
+        self
+    }
+
     /// Validates the settings and builds the login.
     ///
     /// # Errors
@@ -306,6 +321,7 @@ impl ConfigBuilder {
             audience: self.audience,
             clock: self.clock.clone(),
             revocation,
+            cache_capacity: self.session_cache_capacity,
         })?;
         let client = DingTalkClient::new(transport.clone(), &oapi, tokens);
         Ok(DingTalkLogin::from_parts(

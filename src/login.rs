@@ -139,6 +139,11 @@ impl DingTalkLogin {
         self.inner.sessions.verify(token)
     }
 
+    /// [`verify`](Self::verify) returning shared claims (no copy): the per-request path.
+    pub fn verify_shared(&self, token: &str) -> Result<Arc<Claims>, Error> {
+        self.inner.sessions.verify_shared(token)
+    }
+
     /// Logs a session out: its `jti` is refused until its `exp`.
     pub async fn logout(&self, claims: &Claims) -> Result<(), Error> {
         self.inner

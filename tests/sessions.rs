@@ -289,3 +289,69 @@ fn secrets_stay_out_of_debug() {
     assert!(!shown.contains("the-app-secret"));
     assert!(!shown.contains(KEY));
 }
+
+#[tokio::test]
+async fn a_cached_token_is_still_refused_once_revoked() {
+    let clock = ManualClock::starting_now();
+    let login = login_with(hs(KEY), &clock);
+    let c = claims(&clock, 1);
+    let token = login.sessions().sign(&c).unwrap();
+    // Verified twice: the second is served from the cache.
+    login.verify(&token).unwrap();
+    login.verify(&token).unwrap();
+    login.logout(&c).await.unwrap();
+    assert_eq!(
+        rejection(login.verify(&token).unwrap_err()),
+        SessionRejection::Revoked
+    );
+}
+
+#[test]
+fn a_cached_token_is_still_refused_once_expired() {
+    let clock = ManualClock::starting_now();
+    let login = login_with(hs(KEY), &clock);
+    let token = login.sessions().sign(&claims(&clock, 1)).unwrap();
+    login.verify(&token).unwrap();
+    clock.advance(Duration::from_secs(3600 + 61));
+    assert_eq!(
+        rejection(login.verify(&token).unwrap_err()),
+        SessionRejection::Expired
+    );
+}
+
+#[test]
+fn a_token_differing_in_any_byte_is_not_served_from_the_cache() {
+    let clock = ManualClock::starting_now();
+    let login = login_with(hs(KEY), &clock);
+    let token = login.sessions().sign(&claims(&clock, 1)).unwrap();
+    login.verify(&token).unwrap();
+    // Same signature segment (the cache key), another payload byte.
+    let (head, sig) = token.rsplit_once('.').unwrap();
+    let (header, payload) = head.split_once('.').unwrap();
+    let mut p = payload.as_bytes().to_vec();
+    p[5] = if p[5] == b'A' { b'B' } else { b'A' };
+    let forged = format!("{header}.{}.{sig}", String::from_utf8(p).unwrap());
+    assert_eq!(
+        rejection(login.verify(&forged).unwrap_err()),
+        SessionRejection::Invalid
+    );
+    // Appended bytes too.
+    assert!(login.verify(&format!("{token}x")).is_err());
+    assert!(login.verify(&token).is_ok());
+}
+
+#[test]
+fn verification_works_with_the_cache_off() {
+    let clock = ManualClock::starting_now();
+    let login = DingTalkLogin::builder()
+        .app_key("k")
+        .app_secret("s")
+        .session_secret(KEY)
+        .session_cache_capacity(0)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let token = login.sessions().sign(&claims(&clock, 1)).unwrap();
+    assert!(login.verify(&token).is_ok());
+    assert!(login.verify(&token).is_ok());
+}

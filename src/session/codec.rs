@@ -4,14 +4,14 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Header, Validation};
+use jsonwebtoken::Header;
 use rand::Rng;
 use serde_json::Map;
 
 use crate::clock::Clock;
 use crate::dingtalk::DingTalkUser;
 use crate::error::{ConfigError, Error, SessionRejection};
+use crate::session::verifier::{self, PreparedKey, VerifiedCache};
 use crate::session::{Claims, SigningKey, VerifyingKey};
 use crate::store::Revocation;
 
@@ -20,10 +20,16 @@ use crate::store::Revocation;
 /// Verification accepts only the configured keys, each with its one algorithm; requires `exp`
 /// and checks it against the injected clock (with the leeway); checks `iss`/`aud` when
 /// configured; and refuses a revoked `jti`.
+///
+/// Tokens that verified once are kept in a bounded cache keyed by their exact bytes (see
+/// [`crate::config::ConfigBuilder::session_cache_capacity`]); a hit skips the signature and
+/// JSON work but still checks `exp` and revocation, so a logout or an expiry is honoured at
+/// once.
 #[derive(Clone)]
 pub struct SessionCodec {
     signing: SigningKey,
-    verifiers: Arc<[(VerifyingKey, Validation)]>,
+    keys: Arc<[PreparedKey]>,
+    cache: Option<Arc<VerifiedCache>>,
     ttl: Duration,
     leeway: Duration,
     issuer: Option<String>,
@@ -54,37 +60,21 @@ pub(crate) struct CodecParts {
     pub audience: Option<String>,
     pub clock: Arc<dyn Clock>,
     pub revocation: Arc<dyn Revocation>,
+    pub cache_capacity: usize,
 }
 
 impl SessionCodec {
     pub(crate) fn new(parts: CodecParts) -> Result<Self, ConfigError> {
-        let mut keys = vec![parts.signing.verifying.clone()];
-        keys.extend(parts.extra_verifiers);
-        let verifiers = keys
-            .into_iter()
-            .map(|key| {
-                let mut v = Validation::new(key.alg.jwt());
-                v.algorithms = vec![key.alg.jwt()];
-                // `exp` is checked against the injected clock below; presence is still required.
-                v.validate_exp = false;
-                let mut required = vec!["exp"];
-                required.extend(parts.issuer.as_ref().map(|_| "iss"));
-                required.extend(parts.audience.as_ref().map(|_| "aud"));
-                v.set_required_spec_claims(&required);
-                v.leeway = 0;
-                match &parts.audience {
-                    Some(aud) => v.set_audience(&[aud]),
-                    None => v.validate_aud = false,
-                }
-                if let Some(iss) = &parts.issuer {
-                    v.set_issuer(&[iss]);
-                }
-                (key, v)
-            })
+        let keys: Arc<[PreparedKey]> = std::iter::once(&parts.signing.verifying)
+            .chain(parts.extra_verifiers.iter())
+            .map(PreparedKey::new)
             .collect();
+        let cache =
+            (parts.cache_capacity > 0).then(|| Arc::new(VerifiedCache::new(parts.cache_capacity)));
         let codec = Self {
             signing: parts.signing,
-            verifiers,
+            keys,
+            cache,
             ttl: parts.ttl,
             leeway: parts.leeway,
             issuer: parts.issuer,
@@ -167,8 +157,24 @@ impl SessionCodec {
     /// # Errors
     /// [`Error::Unauthenticated`] with the reason.
     pub fn verify(&self, token: &str) -> Result<Claims, Error> {
-        let claims = self.decode(token)?;
+        self.verify_shared(token).map(|c| Claims::clone(&c))
+    }
+
+    /// [`verify`](Self::verify) without copying the claims: what the adapters call on every
+    /// request.
+    pub fn verify_shared(&self, token: &str) -> Result<Arc<Claims>, Error> {
+        let Some(cache) = &self.cache else {
+            let claims = Arc::new(self.decode(token)?);
+            self.check_live(&claims)?;
+            return Ok(claims);
+        };
+        if let Some(claims) = cache.get(token) {
+            self.check_live(&claims)?;
+            return Ok(claims);
+        }
+        let claims = Arc::new(self.decode(token)?);
         self.check_live(&claims)?;
+        cache.insert(token, claims.clone());
         Ok(claims)
     }
 
@@ -186,22 +192,12 @@ impl SessionCodec {
     }
 
     fn decode(&self, token: &str) -> Result<Claims, Error> {
-        let invalid = Error::Unauthenticated(SessionRejection::Invalid);
-        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid.clone())?;
-        let (key, validation) = self
-            .verifiers
-            .iter()
-            .find(|(k, _)| k.kid == header.kid)
-            .ok_or_else(|| invalid.clone())?;
-        if header.alg != key.alg.jwt() {
-            return Err(invalid);
-        }
-        jsonwebtoken::decode::<Claims>(token, &key.key, validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => Error::Unauthenticated(SessionRejection::Expired),
-                _ => invalid,
-            })
+        verifier::decode(
+            &self.keys,
+            token,
+            self.issuer.as_deref(),
+            self.audience.as_deref(),
+        )
     }
 
     /// The revocation store.

@@ -5,6 +5,7 @@ mod claims;
 pub(crate) mod codec;
 mod cookie;
 mod keys;
+mod verifier;
 
 pub use claims::Claims;
 pub use codec::SessionCodec;
