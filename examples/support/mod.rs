@@ -1,0 +1,345 @@
+//! What the example apps share: the contract environment, read once, and logging.
+//!
+//! Used by `axum_app` (and later `actix_app`) as `mod support;`, and by the tests through
+//! `#[path = "../examples/axum_app.rs"] mod axum_app;`: a `#[path]` module counts as a
+//! `mod.rs` file, so its `mod support;` still finds this file.
+#![allow(dead_code)]
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dingtalk_login::web::LoginRoutes;
+use dingtalk_login::DingTalkLogin;
+use rand::TryRngCore;
+
+/// The shortest `SESSION_SECRET` accepted, in bytes (HS256 wants at least its output size).
+pub const MIN_SESSION_SECRET: usize = 32;
+
+/// The environment of the HTTP contract, parsed and checked.
+#[derive(Clone)]
+pub struct AppEnv {
+    /// `BIND`, default `127.0.0.1:3000`.
+    pub bind: SocketAddr,
+    /// `DINGTALK_APP_KEY` (required).
+    pub app_key: String,
+    /// `DINGTALK_APP_SECRET` (required).
+    pub app_secret: String,
+    /// `DINGTALK_OAPI_URL`, default `https://oapi.dingtalk.com`.
+    pub oapi_url: String,
+    /// `SESSION_SECRET`'s bytes, or 32 random bytes from the OS when unset.
+    pub session_secret: Vec<u8>,
+    /// Whether `session_secret` was generated (sessions then die with the process).
+    pub session_secret_generated: bool,
+    /// `SESSION_TTL_SECS`, default 28800 (8 hours).
+    pub session_ttl: Duration,
+    /// `UPSTREAM_TIMEOUT_MS`, default 5000.
+    pub upstream_timeout: Duration,
+    /// `ALLOWED_ORIGINS`, comma-separated; `None` allows the request's own origin.
+    pub allowed_origins: Option<Vec<String>>,
+    /// `COOKIE_SECURE`: `0` drops the cookies' `Secure` flag (plain-http development).
+    pub cookie_secure: bool,
+    /// `TOP_GATEWAY_URL`, `TOP_APP_KEY`, `TOP_APP_SECRET`, when all are set.
+    pub top: Option<TopEnv>,
+    /// `EMPLOYEE_API_URL`, `EMPLOYEE_CORP_ID`, when both are set.
+    pub employee: Option<EmployeeEnv>,
+}
+
+/// The TOP gateway settings (the directory's account lookups).
+#[derive(Clone)]
+pub struct TopEnv {
+    /// `TOP_GATEWAY_URL`.
+    pub gateway_url: String,
+    /// `TOP_APP_KEY`.
+    pub app_key: String,
+    /// `TOP_APP_SECRET`.
+    pub app_secret: String,
+}
+
+/// The employee API settings (the directory's profiles).
+#[derive(Clone, Debug)]
+pub struct EmployeeEnv {
+    /// `EMPLOYEE_API_URL`.
+    pub api_url: String,
+    /// `EMPLOYEE_CORP_ID`.
+    pub corp_id: String,
+}
+
+// Secrets never reach a log line, even through `{:?}`.
+impl fmt::Debug for AppEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppEnv")
+            .field("bind", &self.bind)
+            .field("app_key", &self.app_key)
+            .field("app_secret", &"<redacted>")
+            .field("oapi_url", &self.oapi_url)
+            .field(
+                "session_secret",
+                &format_args!("<redacted, {} bytes>", self.session_secret.len()),
+            )
+            .field("session_secret_generated", &self.session_secret_generated)
+            .field("session_ttl", &self.session_ttl)
+            .field("upstream_timeout", &self.upstream_timeout)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("top", &self.top)
+            .field("employee", &self.employee)
+            .finish()
+    }
+}
+
+impl fmt::Debug for TopEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TopEnv")
+            .field("gateway_url", &self.gateway_url)
+            .field("app_key", &self.app_key)
+            .field("app_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl AppEnv {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// A message naming the variable that is missing or wrong.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `var` (a variable's value, `None` when unset), so tests can
+    /// check the rules without touching the process environment. An empty value counts as
+    /// unset.
+    ///
+    /// # Errors
+    /// A message naming the variable that is missing or wrong.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let get = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required =
+            |name: &str| get(name).ok_or_else(|| format!("{name} is not set; it is required"));
+
+        let bind = match get("BIND") {
+            Some(b) => b
+                .parse()
+                .map_err(|e| format!("BIND {b:?} is not an address like 127.0.0.1:3000: {e}"))?,
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+        };
+        let app_key = required("DINGTALK_APP_KEY")?;
+        // Not trimmed: a secret is taken byte for byte.
+        let app_secret = var("DINGTALK_APP_SECRET")
+            .filter(|v| !v.is_empty())
+            .ok_or("DINGTALK_APP_SECRET is not set; it is required")?;
+        let oapi_url =
+            get("DINGTALK_OAPI_URL").unwrap_or_else(|| "https://oapi.dingtalk.com".into());
+
+        let (session_secret, session_secret_generated) =
+            match var("SESSION_SECRET").filter(|v| !v.is_empty()) {
+                Some(s) if s.len() < MIN_SESSION_SECRET => {
+                    return Err(format!(
+                        "SESSION_SECRET is {} bytes; it must be at least {MIN_SESSION_SECRET}",
+                        s.len()
+                    ))
+                }
+                Some(s) => (s.into_bytes(), false),
+                None => {
+                    let mut key = vec![0u8; MIN_SESSION_SECRET];
+                    rand::rngs::OsRng.try_fill_bytes(&mut key).map_err(|e| {
+                        format!("SESSION_SECRET is not set and the OS RNG failed: {e}")
+                    })?;
+                    tracing::warn!(
+                        "SESSION_SECRET is not set: using a random key for this run; sessions end \
+                     when the process stops and are not shared between instances"
+                    );
+                    (key, true)
+                }
+            };
+
+        let secs =
+            |name: &str, default: u64, unit: fn(u64) -> Duration| -> Result<Duration, String> {
+                match get(name) {
+                    None => Ok(unit(default)),
+                    Some(v) => match v.parse::<u64>() {
+                        Ok(n) if n > 0 => Ok(unit(n)),
+                        _ => Err(format!("{name} {v:?} is not a positive whole number")),
+                    },
+                }
+            };
+        let session_ttl = secs("SESSION_TTL_SECS", 28_800, Duration::from_secs)?;
+        let upstream_timeout = secs("UPSTREAM_TIMEOUT_MS", 5_000, Duration::from_millis)?;
+
+        let allowed_origins = get("ALLOWED_ORIGINS").map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        });
+        let cookie_secure = match get("COOKIE_SECURE").as_deref() {
+            None | Some("1") | Some("true") => true,
+            Some("0") | Some("false") => false,
+            Some(v) => return Err(format!("COOKIE_SECURE {v:?} must be 0 or 1")),
+        };
+
+        let top = match (
+            get("TOP_GATEWAY_URL"),
+            get("TOP_APP_KEY"),
+            var("TOP_APP_SECRET").filter(|v| !v.is_empty()),
+        ) {
+            (Some(gateway_url), Some(app_key), Some(app_secret)) => Some(TopEnv {
+                gateway_url,
+                app_key,
+                app_secret,
+            }),
+            _ => None,
+        };
+        let employee = match (get("EMPLOYEE_API_URL"), get("EMPLOYEE_CORP_ID")) {
+            (Some(api_url), Some(corp_id)) => Some(EmployeeEnv { api_url, corp_id }),
+            _ => None,
+        };
+
+        Ok(Self {
+            bind,
+            app_key,
+            app_secret,
+            oapi_url,
+            session_secret,
+            session_secret_generated,
+            session_ttl,
+            upstream_timeout,
+            allowed_origins,
+            cookie_secure,
+            top,
+            employee,
+        })
+    }
+
+    /// The login service these settings describe.
+    ///
+    /// # Errors
+    /// The builder's refusal, as a message.
+    pub fn login(&self) -> Result<DingTalkLogin, String> {
+        DingTalkLogin::builder()
+            .app_key(&self.app_key)
+            .app_secret(self.app_secret.as_str())
+            .oapi_url(&self.oapi_url)
+            .session_secret(self.session_secret.clone())
+            .session_ttl(self.session_ttl)
+            .upstream_timeout(self.upstream_timeout)
+            .cookie_secure(self.cookie_secure)
+            .build()
+            .map_err(|e| match e {
+                dingtalk_login::ConfigError::InvalidUrl {
+                    name: "oapi_url",
+                    reason,
+                } => {
+                    format!("DINGTALK_OAPI_URL is not a valid http(s) URL: {reason}")
+                }
+                other => format!("invalid configuration: {other}"),
+            })
+    }
+
+    /// The login routes at their contract paths, with `ALLOWED_ORIGINS` when set.
+    pub fn login_routes(&self) -> LoginRoutes {
+        match &self.allowed_origins {
+            Some(origins) => LoginRoutes::default().allowed_origins(origins.iter().cloned()),
+            None => LoginRoutes::default(),
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`). Safe to call more than once.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    const BASE: [(&str, &str); 2] = [("DINGTALK_APP_KEY", "k"), ("DINGTALK_APP_SECRET", "s")];
+
+    #[test]
+    fn required_variables_are_named() {
+        let err = AppEnv::from_vars(vars(&[("DINGTALK_APP_SECRET", "s")])).unwrap_err();
+        assert!(err.contains("DINGTALK_APP_KEY"), "{err}");
+        let err = AppEnv::from_vars(vars(&[("DINGTALK_APP_KEY", "k")])).unwrap_err();
+        assert!(err.contains("DINGTALK_APP_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn defaults() {
+        let env = AppEnv::from_vars(vars(&BASE)).unwrap();
+        assert_eq!(env.bind.to_string(), "127.0.0.1:3000");
+        assert_eq!(env.oapi_url, "https://oapi.dingtalk.com");
+        assert!(env.session_secret_generated);
+        assert!(env.session_secret.len() >= MIN_SESSION_SECRET);
+        assert_eq!(env.session_ttl, Duration::from_secs(28_800));
+        assert_eq!(env.upstream_timeout, Duration::from_millis(5_000));
+        assert!(env.allowed_origins.is_none());
+        assert!(env.cookie_secure);
+        assert!(env.top.is_none() && env.employee.is_none());
+        let other = AppEnv::from_vars(vars(&BASE)).unwrap();
+        assert_ne!(
+            env.session_secret, other.session_secret,
+            "a fresh random key per start"
+        );
+    }
+
+    #[test]
+    fn short_session_secret_is_refused_by_name() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("SESSION_SECRET", "too short"));
+        let err = AppEnv::from_vars(vars(&pairs)).unwrap_err();
+        assert!(
+            err.contains("SESSION_SECRET") && err.contains("32"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn settings_are_read() {
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            ("BIND", "0.0.0.0:8080"),
+            ("SESSION_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("SESSION_TTL_SECS", "60"),
+            ("UPSTREAM_TIMEOUT_MS", "250"),
+            ("ALLOWED_ORIGINS", "https://a.test, https://b.test/"),
+            ("COOKIE_SECURE", "0"),
+        ]);
+        let env = AppEnv::from_vars(vars(&pairs)).unwrap();
+        assert_eq!(env.bind.port(), 8080);
+        assert!(!env.session_secret_generated);
+        assert_eq!(env.session_ttl, Duration::from_secs(60));
+        assert_eq!(env.upstream_timeout, Duration::from_millis(250));
+        assert_eq!(
+            env.allowed_origins.as_deref().unwrap(),
+            ["https://a.test", "https://b.test/"]
+        );
+        assert!(!env.cookie_secure);
+        assert!(!format!("{env:?}").contains("0123456789abcdef"));
+        env.login().unwrap();
+        let bad =
+            AppEnv::from_vars(vars(&[BASE[0], BASE[1], ("SESSION_TTL_SECS", "soon")])).unwrap_err();
+        assert!(bad.contains("SESSION_TTL_SECS"));
+    }
+}
