@@ -7,9 +7,10 @@ use std::time::Duration;
 use crate::clock::{Clock, SystemClock};
 use crate::dingtalk::transport::Transport;
 use crate::dingtalk::{
-    AccessTokenCache, AppTokenFetcher, DingTalkClient, RetryPolicy, TokenSource,
+    AccessTokenCache, AppTokenFetcher, DingTalkClient, RetryPolicy, TokenFetcher, TokenSource,
 };
 use crate::dingtalk::{OAPI_CHINA, OAPI_INTERNATIONAL};
+use crate::enrich::{EnrichHook, Enricher};
 use crate::error::ConfigError;
 use crate::login::DingTalkLogin;
 use crate::secret::{AppSecret, SessionSecret};
@@ -51,9 +52,11 @@ pub struct ConfigBuilder {
     leeway: Duration,
     cookie: CookieSettings,
     token_source: Option<Arc<dyn TokenSource>>,
+    token_cache: Option<TokenCache>,
     replay_guard: Option<Arc<dyn ReplayGuard>>,
     revocation: Option<Arc<dyn Revocation>>,
     clock: Arc<dyn Clock>,
+    enrich: Option<EnrichHook>,
     session_cache_capacity: usize,
 }
 
@@ -87,9 +90,11 @@ impl Default for ConfigBuilder {
             leeway: Duration::from_secs(60),
             cookie: CookieSettings::default(),
             token_source: None,
+            token_cache: None,
             replay_guard: None,
             revocation: None,
             clock: Arc::new(SystemClock),
+            enrich: None,
             session_cache_capacity: 10_000,
         }
     }
@@ -222,6 +227,32 @@ impl ConfigBuilder {
         self
     }
 
+    /// Caches the app's own `gettoken` fetcher (built from the app key and secret) in the
+    /// [`TokenSource`] `wrap` returns, instead of the in-process [`AccessTokenCache`]: e.g. a
+    /// cluster-wide cache such as `store::redis::RedisTokenSource` (feature `redis`). Ignored
+    /// when a [`token_source`](Self::token_source) is set. Default none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use dingtalk_login::clock::SystemClock;
+    /// use dingtalk_login::dingtalk::AccessTokenCache;
+    ///
+    /// let login = dingtalk_login::DingTalkLogin::builder()
+    ///     .app_key("k")
+    ///     .app_secret("s")
+    ///     .session_secret("a session key of at least 32 bytes!")
+    ///     .token_cache(|fetcher| Arc::new(AccessTokenCache::new(fetcher, Arc::new(SystemClock))))
+    ///     .build();
+    /// assert!(login.is_ok());
+    /// ```
+    pub fn token_cache(
+        mut self,
+        wrap: impl FnOnce(Box<dyn TokenFetcher>) -> Arc<dyn TokenSource> + Send + 'static,
+    ) -> Self {
+        self.token_cache = Some(Box::new(wrap));
+        self
+    }
+
     /// The replay guard. Default [`MemoryReplayGuard`] (one instance only).
     pub fn replay_guard(mut self, guard: Arc<dyn ReplayGuard>) -> Self {
         self.replay_guard = Some(guard);
@@ -231,6 +262,47 @@ impl ConfigBuilder {
     /// The revocation set. Default [`MemoryRevocation`] (one instance only).
     pub fn revocation(mut self, revocation: Arc<dyn Revocation>) -> Self {
         self.revocation = Some(revocation);
+        self
+    }
+
+    /// Adds extension claims to each session at login (see [`crate::enrich`]). Default none.
+    ///
+    /// If the enricher fails, the login still succeeds without extension claims and a warning
+    /// is logged; use [`enrich_required`](Self::enrich_required) to fail the login instead.
+    /// Wrap the enricher in a [`CachedEnricher`](crate::enrich::CachedEnricher) to make at most
+    /// one upstream call per user per TTL.
+    ///
+    /// ```
+    /// use dingtalk_login::enrich::from_fn;
+    /// use serde_json::{json, Map};
+    ///
+    /// let b = dingtalk_login::DingTalkLogin::builder().enrich(from_fn(|_user| async {
+    ///     Ok(Map::from_iter([("org_code".to_owned(), json!("ding123abc"))]))
+    /// }));
+    /// # let _ = b;
+    /// ```
+    pub fn enrich(mut self, enricher: impl Enricher) -> Self {
+        self.enrich = Some(EnrichHook::new(enricher, false));
+        self
+    }
+
+    /// Like [`enrich`](Self::enrich), but an enricher failure fails the login with that error.
+    /// Default none.
+    ///
+    /// # Warning
+    /// The login code is spent by then (DingTalk accepted it): the user has to get a new one,
+    /// and a directory outage locks everybody out.
+    ///
+    /// ```
+    /// use dingtalk_login::enrich::from_fn;
+    /// use dingtalk_login::Error;
+    ///
+    /// let b = dingtalk_login::DingTalkLogin::builder()
+    ///     .enrich_required(from_fn(|_user| async { Err(Error::NotConfigured("directory")) }));
+    /// # let _ = b;
+    /// ```
+    pub fn enrich_required(mut self, enricher: impl Enricher) -> Self {
+        self.enrich = Some(EnrichHook::new(enricher, true));
         self
     }
 
@@ -303,7 +375,10 @@ impl ConfigBuilder {
                     return Err(ConfigError::Missing("app_secret"));
                 }
                 let fetcher = AppTokenFetcher::new(transport.clone(), &oapi, key, secret);
-                Arc::new(AccessTokenCache::new(fetcher, self.clock.clone()))
+                match self.token_cache {
+                    Some(wrap) => wrap(Box::new(fetcher)),
+                    None => Arc::new(AccessTokenCache::new(fetcher, self.clock.clone())),
+                }
             }
         };
         let revocation = self
@@ -330,9 +405,13 @@ impl ConfigBuilder {
             sessions,
             replay,
             self.cookie,
+            self.enrich,
         ))
     }
 }
+
+/// What [`ConfigBuilder::token_cache`] keeps until `build`.
+type TokenCache = Box<dyn FnOnce(Box<dyn TokenFetcher>) -> Arc<dyn TokenSource> + Send>;
 
 /// Parses an http(s) base URL and returns it without a trailing `/`.
 pub(crate) fn parse_base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {

@@ -12,6 +12,7 @@ use crate::code::AuthCode;
 use crate::config::ConfigBuilder;
 use crate::dingtalk::transport::Transport;
 use crate::dingtalk::{DingTalkClient, DingTalkUser};
+use crate::enrich::EnrichHook;
 use crate::error::Error;
 use crate::session::{Claims, CookieSettings, SessionCodec};
 use crate::store::ReplayGuard;
@@ -45,6 +46,7 @@ struct Inner {
     sessions: SessionCodec,
     replay: Arc<dyn ReplayGuard>,
     cookie: CookieSettings,
+    enrich: Option<EnrichHook>,
 }
 
 impl fmt::Debug for DingTalkLogin {
@@ -95,6 +97,7 @@ impl DingTalkLogin {
         sessions: SessionCodec,
         replay: Arc<dyn ReplayGuard>,
         cookie: CookieSettings,
+        enrich: Option<EnrichHook>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -103,6 +106,7 @@ impl DingTalkLogin {
                 sessions,
                 replay,
                 cookie,
+                enrich,
             }),
         }
     }
@@ -111,8 +115,9 @@ impl DingTalkLogin {
     ///
     /// The code is claimed in the replay guard first (a second presentation is
     /// [`Error::CodeReplayed`] with no upstream call), then exchanged with `getuserinfo`, then
-    /// a session is signed. The claim is kept when DingTalk refused the code or the login
-    /// succeeded, and released after any other failure so the same code can be tried again.
+    /// a session is signed, with the extension claims of the enricher if one is configured
+    /// ([`crate::enrich`]). The claim is kept when DingTalk refused the code or accepted it,
+    /// and released after any other failure so the same code can be tried again.
     pub async fn login(&self, code: &AuthCode) -> Result<Login, Error> {
         let claim = self.inner.replay.claim(code).await?;
         let user = match self.inner.client.get_user_info(code).await {
@@ -124,7 +129,12 @@ impl DingTalkLogin {
                 return Err(e);
             }
         };
-        let (token, claims) = self.inner.sessions.issue(&user, Map::new())?;
+        // After the exchange the code is spent at DingTalk: an enrichment failure keeps the claim.
+        let ext = match &self.inner.enrich {
+            Some(hook) => hook.run(&user).await?,
+            None => Map::new(),
+        };
+        let (token, claims) = self.inner.sessions.issue(&user, ext)?;
         tracing::info!(userid = %user.userid, sys_level = %user.sys_level, "dingtalk login");
         Ok(Login {
             token,
@@ -168,7 +178,6 @@ impl DingTalkLogin {
         &self.inner.cookie
     }
 
-    #[allow(dead_code)]
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner.transport
     }

@@ -2,6 +2,7 @@
 //! policy, the errcode classification and the lenient wire types.
 
 mod client;
+pub mod corp_token;
 pub mod errcode;
 mod retry;
 pub mod token;
@@ -9,6 +10,7 @@ pub(crate) mod transport;
 pub mod wire;
 
 pub use client::{DingTalkClient, MobileLookup};
+pub use corp_token::{CorpTokenFetcher, SuiteTicket, SuiteTicketSource};
 pub use retry::RetryPolicy;
 pub use token::{AccessTokenCache, AppTokenFetcher, FetchedToken, TokenFetcher, TokenSource};
 pub use wire::DingTalkUser;

@@ -50,6 +50,13 @@ pub trait TokenFetcher: Send + Sync + 'static {
     fn fetch(&self) -> BoxFuture<'_, Result<FetchedToken, Error>>;
 }
 
+// So a boxed fetcher (what `ConfigBuilder::token_cache` hands out) fits every cache.
+impl<T: TokenFetcher + ?Sized> TokenFetcher for Box<T> {
+    fn fetch(&self) -> BoxFuture<'_, Result<FetchedToken, Error>> {
+        (**self).fetch()
+    }
+}
+
 /// `GET {oapi}/gettoken?appkey=..&appsecret=..` for an internal app.
 #[derive(Debug, Clone)]
 pub struct AppTokenFetcher {

@@ -1,4 +1,4 @@
-//! The DingTalk endpoints the fake serves, and the routing table from method and path to them.
+//! The endpoints the fake serves (DingTalk's, the TOP router's and the employee-info service's), and the routing table from method and path to them.
 
 use http::Method;
 
@@ -16,6 +16,12 @@ pub enum Endpoint {
     GetUserInfo,
     /// `POST /topapi/v2/user/getbymobile`: finds a user's `userid` by mobile number.
     GetByMobile,
+    /// `POST /router/rest`: the TOP router (`alibaba.dc.uc.inner.user.by.account.get`).
+    TopRouter,
+    /// `POST /api/v1/getUser`: the employee-info service.
+    EmployeeGetUser,
+    /// `POST /service/get_corp_token`: an ISV app's corp token.
+    GetCorpToken,
 }
 
 impl Endpoint {
@@ -25,6 +31,9 @@ impl Endpoint {
             (&Method::GET, "/gettoken") => Some(Self::GetToken),
             (&Method::POST, "/topapi/v2/user/getuserinfo") => Some(Self::GetUserInfo),
             (&Method::POST, "/topapi/v2/user/getbymobile") => Some(Self::GetByMobile),
+            (&Method::POST, "/router/rest") => Some(Self::TopRouter),
+            (&Method::POST, "/api/v1/getUser") => Some(Self::EmployeeGetUser),
+            (&Method::POST, "/service/get_corp_token") => Some(Self::GetCorpToken),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::endpoint::Endpoint;
 use super::oapi::{self, Reply};
+use super::top;
 
 /// A failure the fake injects into a call, queued with [`FakeDingTalk::fail_next`].
 ///
@@ -35,6 +36,22 @@ pub enum Failure {
     Delay(Duration),
     /// Reads the request, then closes the TCP connection without answering.
     DropConnection,
+    /// TOP's `error_response` (HTTP 200): `{"error_response":{"code":..,"msg":"injected",
+    /// "sub_code":..,"sub_msg":..}}`. A `sub_code` starting with `isp.` is a platform failure
+    /// (e.g. `isp.remote-service-timeout`), one starting with `isv.` the caller's.
+    TopError {
+        /// `code`, e.g. 15 (remote service error) or 7 (app call limited).
+        code: i64,
+        /// `sub_code`.
+        sub_code: &'static str,
+        /// `sub_msg`.
+        sub_msg: &'static str,
+    },
+    /// A TOP answer for `alibaba.dc.uc.inner.user.by.account.get` whose `result.success` is
+    /// `false` (HTTP 200, no `error_response`).
+    TopResultFailed,
+    /// HTTP 200 with TOP's XML `error_response` (`text/xml`), as TOP answers `format=xml`.
+    Xml,
 }
 
 /// What an injected failure does to the request it hits.
@@ -60,6 +77,22 @@ impl Failure {
                 body: json!({ "status": 1111, "wait": wait_secs }),
             }),
             Self::Errcode(errcode) => Effect::Answer(oapi::error((errcode, "injected"))),
+            Self::TopError {
+                code,
+                sub_code,
+                sub_msg,
+            } => Effect::Answer(Reply::Json {
+                status: StatusCode::OK,
+                body: top::error_response(code, "injected", Some((sub_code, sub_msg))),
+            }),
+            Self::TopResultFailed => Effect::Answer(Reply::Json {
+                status: StatusCode::OK,
+                body: top::result_failed(),
+            }),
+            Self::Xml => Effect::Answer(Reply::Xml {
+                status: StatusCode::OK,
+                body: top::XML_ERROR_EXAMPLE.to_owned(),
+            }),
             Self::Delay(by) => Effect::Delay(by),
             Self::DropConnection => Effect::Drop,
         }

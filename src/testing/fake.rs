@@ -18,11 +18,14 @@ use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::employee::{self, FakeEmployee, FakeEmployees};
 use super::endpoint::Endpoint;
 use super::failure::{Effect, Failure};
+use super::isv::{self, FakeSuite};
 use super::oapi::{self, Params, Reply};
 use super::quirks::Quirks;
-use super::state::{State, TokenRejection};
+use super::state::{Directory, State, TokenRejection};
+use super::top::{self, FakeAccount, FakeTop};
 use super::users::FakeUser;
 use crate::clock::{Clock, SystemClock};
 
@@ -33,9 +36,11 @@ const MAX_BODY: usize = 1 << 20;
 ///
 /// It answers `gettoken`, `getuserinfo` and `getbymobile` with DingTalk's real semantics
 /// (single-use login codes valid for five minutes, one shared access token renewed on each
-/// `gettoken`, the real errcodes), and lets a test expire tokens, inject failures, switch on
-/// DingTalk's JSON quirks and count calls. Lifetimes are measured with the builder's
-/// [`Clock`], so a [`ManualClock`](crate::clock::ManualClock) can expire codes and tokens.
+/// `gettoken`, the real errcodes), plus an ISV's `get_corp_token`, the TOP router and the
+/// employee-info service (see the [module docs](super)), and lets a test expire tokens, inject
+/// failures, switch on DingTalk's JSON quirks and count calls. Lifetimes are measured with the
+/// builder's [`Clock`], so a [`ManualClock`](crate::clock::ManualClock) can expire codes and
+/// tokens.
 ///
 /// The server stops when this handle is dropped. See the [module docs](super) for an example.
 #[derive(Debug)]
@@ -87,6 +92,46 @@ impl FakeDingTalk {
     /// Adds a user, replacing any user with the same `userid`.
     pub fn add_user(&self, user: FakeUser) {
         self.lock().add_user(user);
+    }
+
+    /// The TOP router URL to point a TOP client at: `http://127.0.0.1:PORT/router/rest`.
+    pub fn top_gateway_url(&self) -> String {
+        format!("{}/router/rest", self.url())
+    }
+
+    /// The `app_key` the TOP router accepts.
+    pub fn top_app_key(&self) -> String {
+        self.lock().top.app_key.clone()
+    }
+
+    /// The secret the TOP router checks every `sign` with.
+    pub fn top_app_secret(&self) -> String {
+        self.lock().top.app_secret.clone()
+    }
+
+    /// Adds a TOP account, replacing one with the same `account_id` and `namespace`.
+    pub fn add_account(&self, account: FakeAccount) {
+        self.lock().top.add_account(account);
+    }
+
+    /// The `corpId` the employee-info service accepts. Its base URL is [`Self::url`].
+    pub fn employee_corp_id(&self) -> String {
+        self.lock().employees.corp_id.clone()
+    }
+
+    /// Adds an employee, replacing one with the same `userid`.
+    pub fn add_employee(&self, employee: FakeEmployee) {
+        self.lock().employees.add(employee);
+    }
+
+    /// The ISV suite `get_corp_token` checks against.
+    pub fn suite(&self) -> FakeSuite {
+        self.lock().suite.clone()
+    }
+
+    /// "Pushes" a new suite ticket: from now on only it is accepted (853005 for the old one).
+    pub fn set_suite_ticket(&self, ticket: impl Into<String>) {
+        self.lock().suite.suite_ticket = ticket.into();
     }
 
     /// Mints a login code for `userid`, as DingTalk's JSAPI would hand the browser: 32
@@ -206,6 +251,12 @@ pub struct FakeDingTalkBuilder {
     token_ttl: Duration,
     clock: Arc<dyn Clock>,
     users: Vec<FakeUser>,
+    top_app_key: String,
+    top_app_secret: String,
+    accounts: Vec<FakeAccount>,
+    employee_corp_id: String,
+    employees: Vec<FakeEmployee>,
+    suite: FakeSuite,
 }
 
 impl Default for FakeDingTalkBuilder {
@@ -216,6 +267,12 @@ impl Default for FakeDingTalkBuilder {
             token_ttl: Duration::from_secs(7200),
             clock: Arc::new(SystemClock),
             users: Vec::new(),
+            top_app_key: "fake-top-app-key".to_owned(),
+            top_app_secret: "fake-top-app-secret".to_owned(),
+            accounts: Vec::new(),
+            employee_corp_id: "wx-fake-corp".to_owned(),
+            employees: Vec::new(),
+            suite: FakeSuite::default(),
         }
     }
 }
@@ -253,6 +310,38 @@ impl FakeDingTalkBuilder {
         self
     }
 
+    /// The TOP app the router accepts: its `app_key`, and the secret every `sign` is checked
+    /// with. Default: `"fake-top-app-key"` and `"fake-top-app-secret"`.
+    pub fn top_app(mut self, app_key: impl Into<String>, app_secret: impl Into<String>) -> Self {
+        self.top_app_key = app_key.into();
+        self.top_app_secret = app_secret.into();
+        self
+    }
+
+    /// Adds an account the TOP router's `alibaba.dc.uc.inner.user.by.account.get` finds.
+    pub fn account(mut self, account: FakeAccount) -> Self {
+        self.accounts.push(account);
+        self
+    }
+
+    /// The `corpId` the employee-info service accepts. Default: `"wx-fake-corp"`.
+    pub fn employee_corp_id(mut self, corp_id: impl Into<String>) -> Self {
+        self.employee_corp_id = corp_id.into();
+        self
+    }
+
+    /// Adds an employee the employee-info service knows.
+    pub fn employee(mut self, employee: FakeEmployee) -> Self {
+        self.employees.push(employee);
+        self
+    }
+
+    /// The ISV suite `get_corp_token` checks against. Default: [`FakeSuite::default`].
+    pub fn suite(mut self, suite: FakeSuite) -> Self {
+        self.suite = suite;
+        self
+    }
+
     /// Binds `127.0.0.1:0` and starts serving in a background task.
     ///
     /// # Panics
@@ -265,12 +354,29 @@ impl FakeDingTalkBuilder {
         let addr = listener
             .local_addr()
             .expect("FakeDingTalk: the bound listener has no local address");
+        let mut top = FakeTop {
+            app_key: self.top_app_key,
+            app_secret: self.top_app_secret,
+            accounts: Vec::new(),
+        };
+        self.accounts.into_iter().for_each(|a| top.add_account(a));
+        let mut employees = FakeEmployees {
+            corp_id: self.employee_corp_id,
+            employees: Default::default(),
+        };
+        self.employees.into_iter().for_each(|e| employees.add(e));
+        let directory = Directory {
+            top,
+            employees,
+            suite: self.suite,
+        };
         let state = Arc::new(Mutex::new(State::new(
             self.app_key.clone(),
             self.app_secret.clone(),
             self.token_ttl,
             self.clock,
             self.users,
+            directory,
         )));
         let server = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
         tracing::debug!(%addr, "fake DingTalk listening");
@@ -374,6 +480,9 @@ async fn handle(
         Endpoint::GetToken => oapi::gettoken(&mut state, &params),
         Endpoint::GetUserInfo => oapi::getuserinfo(&mut state, &params),
         Endpoint::GetByMobile => oapi::getbymobile(&mut state, &params),
+        Endpoint::TopRouter => top::router(&mut state, &params),
+        Endpoint::EmployeeGetUser => employee::get_user(&state.employees, &params),
+        Endpoint::GetCorpToken => isv::get_corp_token(&mut state, &params),
     };
     Ok(response(reply, state.quirks()))
 }
@@ -390,6 +499,7 @@ fn response(reply: Reply, quirks: Quirks) -> Response<Full<Bytes>> {
             "text/plain; charset=utf-8",
             Bytes::from_static(body.as_bytes()),
         ),
+        Reply::Xml { status, body } => (status, "text/xml; charset=utf-8", Bytes::from(body)),
     };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;

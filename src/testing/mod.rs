@@ -8,6 +8,9 @@
 //! | `GET /gettoken?appkey=..&appsecret=..` | the app's access token; 40089 for wrong credentials |
 //! | `POST /topapi/v2/user/getuserinfo?access_token=..` | the user a login code belongs to; 40078 for an unknown, used or expired code |
 //! | `POST /topapi/v2/user/getbymobile?access_token=..` | a user's `userid` by mobile; 60121 for nobody, 40104 for a malformed number |
+//! | `POST /service/get_corp_token?accessKey=..&timestamp=..&suiteTicket=..&signature=..` | an ISV corp token for an authorised `auth_corpid` ([`FakeSuite`]); 853001–853005 for a bad timestamp, key, signature or ticket |
+//! | `POST /router/rest` (the TOP router, [`FakeDingTalk::top_gateway_url`]) | `alibaba.dc.uc.inner.user.by.account.get` for the [`FakeAccount`]s, signed with `md5`, `hmac` or `hmac-sha256`; TOP's `error_response` (code 25 for a wrong `sign`, `isv.account-not-exist` for an unknown account), XML for `format=xml` |
+//! | `POST /api/v1/getUser` (the employee-info service) | a [`FakeEmployee`]'s profile by `corpId` and `userId` (or `userid`); 60111 for nobody |
 //!
 //! Its semantics are DingTalk's: login codes are single use and live five minutes; there is
 //! one access token at a time, handed to every caller and renewed by each `gettoken` within
@@ -17,7 +20,8 @@
 //!
 //! A test can also misbehave on purpose: [`FakeDingTalk::expire_token`] and
 //! [`FakeDingTalk::invalidate_token`], [`FakeDingTalk::fail_next`] with a [`Failure`] (busy,
-//! HTTP 500, gateway flow control, any errcode, a delay, a dropped connection), and
+//! HTTP 500, gateway flow control, any errcode, TOP's `error_response` or
+//! `result.success == false`, an XML answer, a delay, a dropped connection), and
 //! [`Quirks`] for the stringly-typed JSON real DingTalk sends. [`FakeDingTalk::calls`]
 //! counts requests per [`Endpoint`]. Code and token lifetimes follow the
 //! [`Clock`](crate::clock::Clock) given to the builder, so a
@@ -67,16 +71,22 @@
 //! # }
 //! ```
 
+mod employee;
 mod endpoint;
 mod failure;
 mod fake;
+mod isv;
 mod oapi;
 mod quirks;
 mod state;
+mod top;
 mod users;
 
+pub use employee::FakeEmployee;
 pub use endpoint::Endpoint;
 pub use failure::Failure;
 pub use fake::{FakeDingTalk, FakeDingTalkBuilder};
+pub use isv::FakeSuite;
 pub use quirks::Quirks;
+pub use top::FakeAccount;
 pub use users::FakeUser;

@@ -28,6 +28,8 @@ pub(super) enum Reply {
         status: StatusCode,
         body: &'static str,
     },
+    /// `text/xml; charset=utf-8`, as the TOP router answers `format=xml`.
+    Xml { status: StatusCode, body: String },
 }
 
 /// An OAPI error answer: HTTP 200 with `errcode`, `errmsg` and `request_id`.
@@ -39,7 +41,7 @@ pub(super) fn error((errcode, errmsg): (i64, &str)) -> Reply {
 }
 
 /// A successful OAPI answer: `errcode` 0, `errmsg` "ok", `request_id`, and `fields`.
-fn success(fields: Map<String, Value>) -> Reply {
+pub(super) fn success(fields: Map<String, Value>) -> Reply {
     let mut body = fields;
     body.insert("errcode".into(), json!(0));
     body.insert("errmsg".into(), json!("ok"));
@@ -78,8 +80,21 @@ impl Params {
         Self(params)
     }
 
+    /// Every parameter with a string (or number) value, as `(name, value)` pairs: what a
+    /// signature is computed over.
+    pub(super) fn pairs(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k.clone(), s.clone())),
+                Value::Number(n) => Some((k.clone(), n.to_string())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// A parameter given as a non-empty string (or a number, which DingTalk also accepts).
-    fn text(&self, name: &str) -> Option<String> {
+    pub(super) fn text(&self, name: &str) -> Option<String> {
         match self.0.get(name)? {
             Value::String(s) if !s.is_empty() => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),

@@ -1,6 +1,7 @@
 //! What the fake DingTalk remembers: the app's credentials, its users, the access tokens it has
-//! handed out and the login codes it has minted, plus the test's knobs (injected failures,
-//! quirks) and the call counters.
+//! handed out and the login codes it has minted, the TOP accounts, employees and ISV suite of
+//! the other services it imitates, plus the test's knobs (injected failures, quirks) and the
+//! call counters.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -9,9 +10,12 @@ use std::time::Duration;
 use rand::Rng;
 use time::OffsetDateTime;
 
+use super::employee::FakeEmployees;
 use super::endpoint::Endpoint;
 use super::failure::{Failure, FailurePlan};
+use super::isv::FakeSuite;
 use super::quirks::Quirks;
+use super::top::FakeTop;
 use super::users::FakeUser;
 use crate::clock::Clock;
 
@@ -43,6 +47,20 @@ pub(super) struct State {
     quirks: Quirks,
     calls: HashMap<Endpoint, usize>,
     total_calls: usize,
+    /// The TOP router's app and accounts.
+    pub(super) top: FakeTop,
+    /// The employee-info service's organisation and employees.
+    pub(super) employees: FakeEmployees,
+    /// The ISV suite `get_corp_token` checks against.
+    pub(super) suite: FakeSuite,
+}
+
+/// What the fake serves besides DingTalk's own login endpoints.
+#[derive(Debug)]
+pub(super) struct Directory {
+    pub(super) top: FakeTop,
+    pub(super) employees: FakeEmployees,
+    pub(super) suite: FakeSuite,
 }
 
 #[derive(Debug)]
@@ -65,6 +83,7 @@ impl State {
         token_ttl: Duration,
         clock: Arc<dyn Clock>,
         users: impl IntoIterator<Item = FakeUser>,
+        directory: Directory,
     ) -> Self {
         Self {
             app_key,
@@ -79,7 +98,15 @@ impl State {
             quirks: Quirks::default(),
             calls: HashMap::new(),
             total_calls: 0,
+            top: directory.top,
+            employees: directory.employees,
+            suite: directory.suite,
         }
+    }
+
+    /// The current time by the fake's clock.
+    pub(super) fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     // ---- credentials and users ----
