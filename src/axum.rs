@@ -46,6 +46,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
@@ -80,12 +81,12 @@ impl IntoResponse for Error {
 /// # let _: axum::routing::MethodRouter = axum::routing::get(hello);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct CurrentUser(pub Claims);
+pub struct CurrentUser(pub Arc<Claims>);
 
 impl CurrentUser {
     /// The claims.
     pub fn into_claims(self) -> Claims {
-        self.0
+        Arc::unwrap_or_clone(self.0)
     }
 }
 
@@ -119,7 +120,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Error> {
-        Ok(outcome(parts)?.claims().cloned().map(Self))
+        Ok(match outcome(parts)? {
+            SessionOutcome::Authenticated(claims) => Some(Self(claims.clone())),
+            SessionOutcome::Rejected(_) => None,
+        })
     }
 }
 
@@ -176,23 +180,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequireSuperAdmin {
     }
 }
 
-/// A policy named by a type, for [`RequirePolicy`].
-///
-/// ```
-/// use dingtalk_login::axum::Policy;
-/// use dingtalk_login::guard::{SysLevel, SysLevelPolicy};
-///
-/// struct Bosses;
-/// impl Policy for Bosses {
-///     fn policy() -> SysLevelPolicy {
-///         SysLevelPolicy::any_of([SysLevel::Boss])
-///     }
-/// }
-/// ```
-pub trait Policy: Send + Sync + 'static {
-    /// The policy a user must pass.
-    fn policy() -> SysLevelPolicy;
-}
+pub use crate::guard::Policy;
 
 /// A user passing the policy `P`; 403 `forbidden` for anyone else.
 ///

@@ -268,6 +268,31 @@ impl Error {
         }
     }
 
+    /// [`retry_after`](Self::retry_after) as a `Retry-After` header value: whole seconds,
+    /// rounded up and at least 1 (`Retry-After: 0` would invite a busy loop).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use dingtalk_login::error::{Error, Unavailable, UpstreamDetail};
+    ///
+    /// let e = Error::UpstreamUnavailable {
+    ///     reason: Unavailable::RateLimited,
+    ///     retry_after: Some(Duration::from_millis(1500)),
+    ///     detail: Box::new(UpstreamDetail::default()),
+    /// };
+    /// assert_eq!(e.retry_after_secs(), Some(2));
+    /// let zero = Error::UpstreamUnavailable {
+    ///     reason: Unavailable::RateLimited,
+    ///     retry_after: Some(Duration::ZERO),
+    ///     detail: Box::new(UpstreamDetail::default()),
+    /// };
+    /// assert_eq!(zero.retry_after_secs(), Some(1));
+    /// ```
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after()
+            .map(|after| (after.as_secs() + u64::from(after.subsec_nanos() > 0)).max(1))
+    }
+
     /// The JSON body: `{"error": code, "message": message}`.
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({ "error": self.code(), "message": self.message() })

@@ -126,3 +126,22 @@ impl SysLevelPolicy {
         (self.sys_flag && sys) || self.levels.contains(&level)
     }
 }
+
+/// A policy named by a type, for the `RequirePolicy<P>` extractors of the axum and actix
+/// adapters.
+///
+/// ```
+/// use dingtalk_login::guard::{Policy, SysLevel, SysLevelPolicy};
+///
+/// struct Bosses;
+/// impl Policy for Bosses {
+///     fn policy() -> SysLevelPolicy {
+///         SysLevelPolicy::any_of([SysLevel::Boss])
+///     }
+/// }
+/// assert!(Bosses::policy().allows(SysLevel::Boss, false));
+/// ```
+pub trait Policy: Send + Sync + 'static {
+    /// The policy a user must pass.
+    fn policy() -> SysLevelPolicy;
+}

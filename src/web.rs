@@ -11,6 +11,7 @@
 //! - `GET {state}`: a fresh random state and its cookie;
 //! - `POST {logout}`: origin check, a valid session, revocation, the cookie cleared.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -174,15 +175,20 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// The session token of a request: the Bearer header wins over the cookie.
-pub fn session_token(req: &impl RequestParts, cookie_name: &str) -> Result<String, Error> {
+/// The session token of a request: the Bearer header wins over the cookie. Borrowed from the
+/// header when it comes from there: this runs on every request.
+pub fn session_token<'r>(
+    req: &'r impl RequestParts,
+    cookie_name: &str,
+) -> Result<Cow<'r, str>, Error> {
     if let Some(auth) = req.header("authorization") {
         return bearer_token(auth)
-            .map(str::to_owned)
+            .map(Cow::Borrowed)
             .ok_or(Error::Unauthenticated(SessionRejection::Invalid));
     }
     req.cookie(cookie_name)
         .filter(|v| !v.is_empty())
+        .map(Cow::Owned)
         .ok_or(Error::Unauthenticated(SessionRejection::Missing))
 }
 

@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::{ready, Ready};
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
@@ -36,12 +37,12 @@ use crate::session::Claims;
 /// }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct CurrentUser(pub Claims);
+pub struct CurrentUser(pub Arc<Claims>);
 
 impl CurrentUser {
     /// The claims.
     pub fn into_claims(self) -> Claims {
-        self.0
+        Arc::unwrap_or_clone(self.0)
     }
 }
 
@@ -115,23 +116,7 @@ impl FromRequest for RequireSuperAdmin {
     }
 }
 
-/// A policy named by a type, for [`RequirePolicy`].
-///
-/// ```
-/// use dingtalk_login::actix::Policy;
-/// use dingtalk_login::guard::{SysLevel, SysLevelPolicy};
-///
-/// struct Bosses;
-/// impl Policy for Bosses {
-///     fn policy() -> SysLevelPolicy {
-///         SysLevelPolicy::any_of([SysLevel::Boss])
-///     }
-/// }
-/// ```
-pub trait Policy: Send + Sync + 'static {
-    /// The policy a user must pass.
-    fn policy() -> SysLevelPolicy;
-}
+pub use crate::guard::Policy;
 
 /// A user passing the policy `P`: 401 `unauthenticated` without a valid session, 403
 /// `forbidden` for anyone else.

@@ -49,7 +49,7 @@ mod extract;
 mod middleware;
 mod routes;
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use actix_web::dev::ServiceRequest;
 use actix_web::http::{header, StatusCode};
@@ -97,7 +97,7 @@ pub trait DingTalkExt {
 
 /// The claims of a session already verified for this request.
 #[derive(Clone)]
-struct Verified(Claims);
+struct Verified(Arc<Claims>);
 
 impl DingTalkExt for HttpRequest {
     fn dingtalk_login(&self) -> Result<DingTalkLogin, Error> {
@@ -130,9 +130,12 @@ impl DingTalkExt for ServiceRequest {
 }
 
 /// Verifies the request's session with `login` and keeps the claims for later extractors.
-pub(crate) fn verify_request(login: &DingTalkLogin, req: &HttpRequest) -> Result<Claims, Error> {
+pub(crate) fn verify_request(
+    login: &DingTalkLogin,
+    req: &HttpRequest,
+) -> Result<Arc<Claims>, Error> {
     let token = session_token(req, &login.cookie_settings().name)?;
-    let claims = login.verify(&token)?;
+    let claims = login.verify_shared(&token)?;
     req.extensions_mut().insert(Verified(claims.clone()));
     Ok(claims)
 }
@@ -191,20 +194,14 @@ impl ResponseError for Error {
         }
         let mut res = HttpResponse::build(status);
         res.insert_header((header::CACHE_CONTROL, "no-store"));
-        if let Some(after) = self.retry_after() {
-            res.insert_header((header::RETRY_AFTER, retry_after_secs(after)));
+        if let Some(after) = self.retry_after_secs() {
+            res.insert_header((header::RETRY_AFTER, after));
         }
         if matches!(self, Error::Unauthenticated(_)) {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         res.json(self.body())
     }
-}
-
-/// Whole seconds, rounded up and at least 1: `Retry-After: 0` would invite a busy loop.
-fn retry_after_secs(after: Duration) -> u64 {
-    let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-    secs.max(1)
 }
 
 /// A JSON answer that no cache keeps (login answers carry a session token).
@@ -216,6 +213,8 @@ pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Htt
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::error::{Unavailable, UpstreamDetail};
     use actix_web::body::to_bytes;
@@ -253,7 +252,6 @@ mod tests {
             res.headers().get(header::WWW_AUTHENTICATE).unwrap(),
             "Bearer"
         );
-        assert_eq!(retry_after_secs(Duration::ZERO), 1);
     }
 
     #[test]

@@ -42,8 +42,6 @@ mod guard;
 mod login;
 mod session;
 
-use std::time::Duration;
-
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode, Uri};
 
@@ -84,22 +82,13 @@ pub fn error_response<B: From<String>>(error: &Error) -> Response<B> {
     }
     let mut res = json_response(status, &error.body());
     let headers = res.headers_mut();
-    if let Some(after) = error.retry_after() {
-        headers.insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(retry_after_secs(after)),
-        );
+    if let Some(after) = error.retry_after_secs() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(after));
     }
     if matches!(error, Error::Unauthenticated(_)) {
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     res
-}
-
-/// Whole seconds, rounded up and at least 1: `Retry-After: 0` would invite a busy loop.
-fn retry_after_secs(after: Duration) -> u64 {
-    let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-    secs.max(1)
 }
 
 /// A JSON response that no cache keeps (login answers carry a session token).

@@ -1,5 +1,6 @@
 //! The session check as a tower service.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::Request;
@@ -27,7 +28,7 @@ use crate::DingTalkLogin;
 #[derive(Debug, Clone)]
 pub enum SessionOutcome {
     /// A valid session: signature, expiry and revocation checked.
-    Authenticated(Claims),
+    Authenticated(Arc<Claims>),
     /// No usable session, and why (always an [`Error::Unauthenticated`] today).
     Rejected(Error),
 }
@@ -130,7 +131,7 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let head = Head::new(req.uri(), req.headers());
         let outcome = match web::session_token(&head, &self.login.cookie_settings().name)
-            .and_then(|token| self.login.verify(&token))
+            .and_then(|token| self.login.verify_shared(&token))
         {
             Ok(claims) => SessionOutcome::Authenticated(claims),
             Err(e) => SessionOutcome::Rejected(e),

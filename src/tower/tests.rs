@@ -248,14 +248,6 @@ async fn logout_clears_the_cookie_with_its_flags_and_revokes() {
     assert!(login.verify(&token).is_ok());
 }
 
-#[test]
-fn retry_after_is_whole_seconds_rounded_up() {
-    use std::time::Duration;
-    assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
-    assert_eq!(retry_after_secs(Duration::ZERO), 1);
-    assert_eq!(retry_after_secs(Duration::from_secs(30)), 30);
-}
-
 #[cfg(feature = "testing")]
 mod with_fake {
     use super::*;
