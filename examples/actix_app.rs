@@ -31,6 +31,7 @@ use dingtalk_login::actix::{
 };
 use dingtalk_login::Error;
 use serde_json::json;
+use support::Directory;
 
 /// The contract's routes, built from `env`: give the result to `App::configure` in every
 /// worker's `App` (it is cheap to clone; all workers share one login service and its stores).
@@ -41,9 +42,11 @@ pub fn configure(
     env: &AppEnv,
 ) -> Result<impl Fn(&mut ServiceConfig) + Clone + Send + 'static, String> {
     let login = env.login()?;
+    let directory = web::Data::new(env.directory(&login)?);
     let login_routes = env.login_routes();
     Ok(move |cfg: &mut ServiceConfig| {
         cfg.configure(routes(login.clone(), login_routes.clone()))
+            .app_data(directory.clone())
             .route("/healthz", web::get().to(|| async { "ok" }))
             .route("/me", web::get().to(me))
             // Guards sit on the routes, not on an `/admin` scope, so an unknown path under
@@ -86,17 +89,26 @@ async fn super_admin(RequireSuperAdmin(user): RequireSuperAdmin) -> HttpResponse
         .json(json!({ "area": "super_admin", "userid": user.sub, "sys_level": user.sys_level }))
 }
 
-// The directory routes answer `not_configured` until the directory issue lands.
-async fn by_mobile(_mobile: web::Path<String>) -> Result<HttpResponse, Error> {
-    Err(Error::NotConfigured("the directory lookup by mobile"))
+// The directory lookups; the resource's middleware already required an admin.
+async fn by_mobile(
+    dir: web::Data<Directory>,
+    mobile: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::Ok().json(dir.by_mobile(&mobile).await?))
 }
 
-async fn account(_account_id: web::Path<String>) -> Result<HttpResponse, Error> {
-    Err(Error::NotConfigured("the TOP account lookup"))
+async fn account(
+    dir: web::Data<Directory>,
+    account_id: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::Ok().json(dir.account(&account_id).await?))
 }
 
-async fn employee(_userid: web::Path<String>) -> Result<HttpResponse, Error> {
-    Err(Error::NotConfigured("the employee API"))
+async fn employee(
+    dir: web::Data<Directory>,
+    userid: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    Ok(HttpResponse::Ok().json(dir.employee(&userid).await?))
 }
 
 #[allow(dead_code)]

@@ -25,11 +25,12 @@ use std::process::ExitCode;
 
 use axum::extract::Path;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use dingtalk_login::axum::{CurrentUser, RequireAdmin, RequireSuperAdmin};
 use dingtalk_login::tower::{DingTalkLoginLayer, RequireSysLevel, SessionLayer};
 use dingtalk_login::Error;
 use serde_json::{json, Value};
+use support::Directory;
 use tower_cookies::CookieManagerLayer;
 
 /// The contract's router, built from `env`.
@@ -47,6 +48,7 @@ pub fn router(env: &AppEnv) -> Result<Router, String> {
 /// A message when the login service cannot be built from `env`.
 pub fn router_with(env: &AppEnv, extra: Router) -> Result<Router, String> {
     let login = env.login()?;
+    let directory = env.directory(&login)?;
     // Guards go on `route_layer`, so an unknown path under /admin still answers 404.
     let admin = Router::new()
         .route("/admin", get(admin))
@@ -63,6 +65,7 @@ pub fn router_with(env: &AppEnv, extra: Router) -> Result<Router, String> {
         .merge(admin)
         .merge(super_admin)
         .merge(extra)
+        .layer(Extension(directory))
         .layer(SessionLayer::new(login.clone()))
         .layer(DingTalkLoginLayer::new(login).routes(env.login_routes()))
         .layer(CookieManagerLayer::new()))
@@ -83,17 +86,26 @@ async fn super_admin(RequireSuperAdmin(user): RequireSuperAdmin) -> Json<Value> 
     Json(json!({ "area": "super_admin", "userid": user.sub, "sys_level": user.sys_level }))
 }
 
-// The directory routes answer `not_configured` until the directory issue lands.
-async fn by_mobile(Path(_mobile): Path<String>) -> Error {
-    Error::NotConfigured("the directory lookup by mobile")
+// The directory lookups; the route layer already required an admin.
+async fn by_mobile(
+    Extension(dir): Extension<Directory>,
+    Path(mobile): Path<String>,
+) -> Result<Json<Value>, Error> {
+    dir.by_mobile(&mobile).await.map(Json)
 }
 
-async fn account(Path(_account_id): Path<String>) -> Error {
-    Error::NotConfigured("the TOP account lookup")
+async fn account(
+    Extension(dir): Extension<Directory>,
+    Path(account_id): Path<String>,
+) -> Result<Json<Value>, Error> {
+    dir.account(&account_id).await.map(Json)
 }
 
-async fn employee(Path(_userid): Path<String>) -> Error {
-    Error::NotConfigured("the employee API")
+async fn employee(
+    Extension(dir): Extension<Directory>,
+    Path(userid): Path<String>,
+) -> Result<Json<Value>, Error> {
+    dir.employee(&userid).await.map(Json)
 }
 
 #[allow(dead_code)]

@@ -1,6 +1,6 @@
 //! What the example apps share: the contract environment, read once, and logging.
 //!
-//! Used by `axum_app` (and later `actix_app`) as `mod support;`, and by the tests through
+//! Used by `axum_app` and `actix_app` as `mod support;`, and by the tests through
 //! `#[path = "../examples/axum_app.rs"] mod axum_app;`: a `#[path]` module counts as a
 //! `mod.rs` file, so its `mod support;` still finds this file.
 #![allow(dead_code)]
@@ -9,9 +9,12 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use dingtalk_login::employee::EmployeeClient;
+use dingtalk_login::top::{AccountQuery, SignMethod, TopClient};
 use dingtalk_login::web::LoginRoutes;
-use dingtalk_login::DingTalkLogin;
+use dingtalk_login::{DingTalkLogin, Error};
 use rand::TryRngCore;
+use serde_json::Value;
 
 /// The shortest `SESSION_SECRET` accepted, in bytes (HS256 wants at least its output size).
 pub const MIN_SESSION_SECRET: usize = 32;
@@ -39,7 +42,8 @@ pub struct AppEnv {
     pub allowed_origins: Option<Vec<String>>,
     /// `COOKIE_SECURE`: `0` drops the cookies' `Secure` flag (plain-http development).
     pub cookie_secure: bool,
-    /// `TOP_GATEWAY_URL`, `TOP_APP_KEY`, `TOP_APP_SECRET`, when all are set.
+    /// `TOP_APP_KEY` and `TOP_APP_SECRET` when both are set, with `TOP_GATEWAY_URL` and
+    /// `TOP_SIGN_METHOD`.
     pub top: Option<TopEnv>,
     /// `EMPLOYEE_API_URL`, `EMPLOYEE_CORP_ID`, when both are set.
     pub employee: Option<EmployeeEnv>,
@@ -48,12 +52,14 @@ pub struct AppEnv {
 /// The TOP gateway settings (the directory's account lookups).
 #[derive(Clone)]
 pub struct TopEnv {
-    /// `TOP_GATEWAY_URL`.
-    pub gateway_url: String,
+    /// `TOP_GATEWAY_URL`, the full router URL; default `https://eco.taobao.com/router/rest`.
+    pub gateway_url: Option<String>,
     /// `TOP_APP_KEY`.
     pub app_key: String,
     /// `TOP_APP_SECRET`.
     pub app_secret: String,
+    /// `TOP_SIGN_METHOD`: `md5`, `hmac` or `hmac-sha256` (the default).
+    pub sign_method: Option<SignMethod>,
 }
 
 /// The employee API settings (the directory's profiles).
@@ -94,6 +100,7 @@ impl fmt::Debug for TopEnv {
             .field("gateway_url", &self.gateway_url)
             .field("app_key", &self.app_key)
             .field("app_secret", &"<redacted>")
+            .field("sign_method", &self.sign_method)
             .finish()
     }
 }
@@ -185,14 +192,20 @@ impl AppEnv {
         };
 
         let top = match (
-            get("TOP_GATEWAY_URL"),
             get("TOP_APP_KEY"),
             var("TOP_APP_SECRET").filter(|v| !v.is_empty()),
         ) {
-            (Some(gateway_url), Some(app_key), Some(app_secret)) => Some(TopEnv {
-                gateway_url,
+            (Some(app_key), Some(app_secret)) => Some(TopEnv {
+                gateway_url: get("TOP_GATEWAY_URL"),
                 app_key,
                 app_secret,
+                sign_method: get("TOP_SIGN_METHOD")
+                    .map(|m| {
+                        m.parse::<SignMethod>().map_err(|_| {
+                            format!("TOP_SIGN_METHOD {m:?} must be md5, hmac or hmac-sha256")
+                        })
+                    })
+                    .transpose()?,
             }),
             _ => None,
         };
@@ -242,12 +255,91 @@ impl AppEnv {
             })
     }
 
+    /// The directory behind the `/admin/...` lookup routes, sharing `login`'s HTTP client,
+    /// timeout and retry policy.
+    ///
+    /// # Errors
+    /// A message naming the variable when a TOP or employee setting is invalid.
+    pub fn directory(&self, login: &DingTalkLogin) -> Result<Directory, String> {
+        let top = match &self.top {
+            None => None,
+            Some(t) => {
+                let mut b = TopClient::builder(t.app_key.as_str(), t.app_secret.as_str())
+                    .share_transport(login);
+                if let Some(url) = &t.gateway_url {
+                    b = b.gateway_url(url.as_str());
+                }
+                if let Some(method) = t.sign_method {
+                    b = b.sign_method(method);
+                }
+                Some(
+                    b.build()
+                        .map_err(|e| format!("TOP_GATEWAY_URL / TOP_APP_KEY: {e}"))?,
+                )
+            }
+        };
+        let employee = match &self.employee {
+            None => None,
+            Some(e) => Some(
+                EmployeeClient::builder(e.api_url.as_str(), e.corp_id.as_str())
+                    .share_transport(login)
+                    .build()
+                    .map_err(|err| format!("EMPLOYEE_API_URL / EMPLOYEE_CORP_ID: {err}"))?,
+            ),
+        };
+        Ok(Directory {
+            login: login.clone(),
+            top,
+            employee,
+        })
+    }
+
     /// The login routes at their contract paths, with `ALLOWED_ORIGINS` when set.
     pub fn login_routes(&self) -> LoginRoutes {
         match &self.allowed_origins {
             Some(origins) => LoginRoutes::default().allowed_origins(origins.iter().cloned()),
             None => LoginRoutes::default(),
         }
+    }
+}
+
+/// The three admin lookups, framework-neutral: each example's handler calls one and turns the
+/// result into its framework's response. A lookup whose upstream is not configured answers
+/// 503 `not_configured`.
+#[derive(Clone)]
+pub struct Directory {
+    login: DingTalkLogin,
+    top: Option<TopClient>,
+    employee: Option<EmployeeClient>,
+}
+
+impl Directory {
+    /// `GET /admin/users/by-mobile/{mobile}`: `getbymobile` with exclusive accounts included →
+    /// `{userid, exclusive_account_userid_list}`.
+    pub async fn by_mobile(&self, mobile: &str) -> Result<Value, Error> {
+        let found = self.login.client().get_by_mobile(mobile, true).await?;
+        Ok(serde_json::to_value(found).unwrap_or_default())
+    }
+
+    /// `GET /admin/accounts/{account_id}`: TOP `alibaba.dc.uc.inner.user.by.account.get` →
+    /// its `data` object.
+    pub async fn account(&self, account_id: &str) -> Result<Value, Error> {
+        let top = self.top.as_ref().ok_or(Error::NotConfigured(
+            "the TOP gateway (TOP_APP_KEY, TOP_APP_SECRET)",
+        ))?;
+        let data = top
+            .user_by_account(&AccountQuery::by_account_id(account_id))
+            .await?;
+        Ok(serde_json::to_value(data).unwrap_or_default())
+    }
+
+    /// `GET /admin/employees/{userid}`: the employee-info service's profile.
+    pub async fn employee(&self, userid: &str) -> Result<Value, Error> {
+        let employee = self.employee.as_ref().ok_or(Error::NotConfigured(
+            "the employee API (EMPLOYEE_API_URL, EMPLOYEE_CORP_ID)",
+        ))?;
+        let profile = employee.get_user(userid).await?;
+        Ok(serde_json::to_value(profile).unwrap_or_default())
     }
 }
 

@@ -16,7 +16,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use dingtalk_login::testing::{Endpoint, Failure, FakeDingTalk, FakeUser};
+use dingtalk_login::testing::{
+    Endpoint, Failure, FakeAccount, FakeDingTalk, FakeEmployee, FakeUser,
+};
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use reqwest::{Client, Method, Response};
 use serde_json::{json, Value};
@@ -50,6 +52,7 @@ macro_rules! contract_tests {
             logout_without_session,
             options_is_never_401,
             directory_routes_not_configured,
+            directory_routes_configured { "DIRECTORY" = "fake" },
             upstream_busy,
             unknown_path_is_404,
         );
@@ -77,14 +80,42 @@ pub async fn fake() -> FakeDingTalk {
         .user(FakeUser::new("admin", "Ada Admin").super_admin())
         .user(FakeUser::new("sub", "Sam Sub").sub_admin())
         .user(FakeUser::new("boss", "Bo Boss").boss())
-        .user(FakeUser::new("staff", "Stu Staff"))
+        .user(
+            FakeUser::new("staff", "Stu Staff")
+                .mobile("13800138000")
+                .exclusive_accounts(vec!["staff-ex".into()]),
+        )
+        .account(FakeAccount::seed_example())
+        .employee(FakeEmployee::seed_example())
         .user(FakeUser::new("nounion", "Nu Nounion").without_unionid())
         .start()
         .await
 }
 
 /// The contract environment pointing at `fake`, with `extra` added or overriding.
+/// `("DIRECTORY", "fake")` in `extra` stands for the TOP and employee variables pointing at the
+/// fake's router and employee service.
 pub fn env(fake: &FakeDingTalk, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let directory;
+    let extra: Vec<(&str, &str)> = if extra.contains(&("DIRECTORY", "fake")) {
+        directory = [
+            ("TOP_GATEWAY_URL", fake.top_gateway_url()),
+            ("TOP_APP_KEY", fake.top_app_key()),
+            ("TOP_APP_SECRET", fake.top_app_secret()),
+            ("TOP_SIGN_METHOD", "hmac".to_owned()),
+            ("EMPLOYEE_API_URL", fake.url()),
+            ("EMPLOYEE_CORP_ID", fake.employee_corp_id()),
+        ];
+        extra
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "DIRECTORY")
+            .chain(directory.iter().map(|(k, v)| (*k, v.as_str())))
+            .collect()
+    } else {
+        extra.to_vec()
+    };
+    let extra = extra.as_slice();
     let mut vars: Vec<(String, String)> = [
         ("DINGTALK_APP_KEY", fake.app_key()),
         ("DINGTALK_APP_SECRET", fake.app_secret()),
@@ -800,18 +831,67 @@ pub async fn options_is_never_401(base: &str, _fake: &FakeDingTalk) {
     }
 }
 
-/// The directory routes: 503 `not_configured` for admins (until the directory issue), 403
-/// for other sessions, 401 without one.
+/// The directory routes without their environment: 503 `not_configured` for admins (the
+/// by-mobile lookup uses the DingTalk app itself, so it works), 403 for other sessions, 401
+/// without one.
 pub async fn directory_routes_not_configured(base: &str, fake: &FakeDingTalk) {
     let (admin, _) = login(base, fake, "sub").await;
     let (staff, _) = login(base, fake, "staff").await;
     for path in [
-        "/admin/users/by-mobile/13800000000",
-        "/admin/accounts/12345",
-        "/admin/employees/staff",
+        "/admin/users/by-mobile/13800138000",
+        "/admin/accounts/01234",
+        "/admin/employees/zhangsan",
     ] {
         let res = get_with(base, path, &[("authorization", &bearer(&admin))]).await;
-        assert_error(res, 503, "not_configured").await;
+        if path.contains("by-mobile") {
+            assert_eq!(res.status(), 200, "{path}");
+        } else {
+            assert_error(res, 503, "not_configured").await;
+        }
+        let res = get_with(base, path, &[("authorization", &bearer(&staff))]).await;
+        assert_error(res, 403, "forbidden").await;
+        assert_error(get_with(base, path, &[]).await, 401, "unauthenticated").await;
+    }
+}
+
+/// The directory routes against the fake's TOP router and employee service: the admin gets
+/// the upstream data, errors map to the core's codes, other sessions 403, none 401.
+pub async fn directory_routes_configured(base: &str, fake: &FakeDingTalk) {
+    let (admin, _) = login(base, fake, "sub").await;
+    let (staff, _) = login(base, fake, "staff").await;
+    let auth = [("authorization", bearer(&admin))];
+    let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let found = json_ok(get_with(base, "/admin/users/by-mobile/13800138000", &auth).await).await;
+    assert_eq!(found["userid"], "staff");
+    assert_eq!(found["exclusive_account_userid_list"], json!(["staff-ex"]));
+    let account = json_ok(get_with(base, "/admin/accounts/01234", &auth).await).await;
+    assert_eq!(account["account_id"], "01234");
+    assert_eq!(account["org_code"], "ding123abc");
+    let profile = json_ok(get_with(base, "/admin/employees/zhangsan", &auth).await).await;
+    assert_eq!(profile["userid"], "zhangsan");
+    assert_eq!(profile["name"], "张三");
+
+    let res = get_with(base, "/admin/users/by-mobile/13900000000", &auth).await;
+    assert_error(res, 404, "user_not_found").await;
+    let calls = fake.total_calls();
+    let res = get_with(base, "/admin/users/by-mobile/not-a-phone", &auth).await;
+    assert_error(res, 400, "invalid_mobile").await;
+    assert_eq!(
+        fake.total_calls(),
+        calls,
+        "a malformed mobile costs no upstream call"
+    );
+    let res = get_with(base, "/admin/accounts/99999", &auth).await;
+    assert_error(res, 404, "user_not_found").await;
+    let res = get_with(base, "/admin/employees/nobody", &auth).await;
+    assert_error(res, 404, "user_not_found").await;
+
+    for path in [
+        "/admin/users/by-mobile/13800138000",
+        "/admin/accounts/01234",
+        "/admin/employees/zhangsan",
+    ] {
         let res = get_with(base, path, &[("authorization", &bearer(&staff))]).await;
         assert_error(res, 403, "forbidden").await;
         assert_error(get_with(base, path, &[]).await, 401, "unauthenticated").await;
