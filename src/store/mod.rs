@@ -4,5 +4,9 @@
 mod replay;
 mod revocation;
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
+
 pub use replay::{CodeClaim, MemoryReplayGuard, ReplayGuard, CODE_LIFETIME};
 pub use revocation::{MemoryRevocation, Revocation};

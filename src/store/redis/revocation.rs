@@ -1,0 +1,308 @@
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::{watch, Notify};
+use tokio::task::AbortHandle;
+
+use crate::error::Error;
+use crate::store::Revocation;
+use crate::BoxFuture;
+
+use super::{timed, Conn};
+
+/// How long after its `exp` a revocation is kept: well past any leeway on `exp`.
+const KEEP_AFTER_EXP: i64 = 3600;
+/// Logouts queued while Redis is unreachable; beyond this the oldest are dropped (logged).
+const MAX_PENDING: usize = 100_000;
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How often the subscriber pings its connection, to notice a network that went silent.
+const HEALTH_EVERY: Duration = Duration::from_secs(5);
+/// The reload reads the whole set in one reply: allow it more than one plain call.
+const RELOAD_TIMEOUT_FACTOR: u32 = 10;
+
+/// The revocation set on Redis: a logout on any instance is refused by every instance within
+/// milliseconds, without a Redis round trip per verified request.
+///
+/// - `revoke` adds the session locally at once, then (one atomic transaction) adds
+///   `jti → exp` to the sorted set `<prefix>revoked`, prunes entries more than an hour past
+///   their `exp`, and publishes `"<exp>:<jti>"` on the channel `<prefix>revocations`.
+/// - `is_revoked` is a lookup in a local set, synchronous and without I/O.
+/// - A subscriber task feeds the local set from the channel. After every (re)subscription it
+///   first writes the logouts queued while Redis was unreachable, then reloads the sorted set,
+///   so revocations made while it was away are enforced too.
+/// - Local entries are dropped an hour after their `exp`.
+///
+/// See the [module docs](super) for what happens while Redis is down. Get one from
+/// [`RedisStores::revocation`](super::RedisStores::revocation); the subscriber stops when the
+/// last handle is dropped.
+pub struct RedisRevocation {
+    inner: Arc<Inner>,
+    task: AbortHandle,
+}
+
+struct Inner {
+    conn: Conn,
+    set_key: String,
+    channel: String,
+    local: RwLock<HashMap<String, i64>>,
+    // `synced` for the hot path, `synced_tx` for those who wait for it.
+    synced: AtomicBool,
+    synced_tx: watch::Sender<bool>,
+    pending: Mutex<VecDeque<(String, i64)>>,
+    wake: Notify,
+}
+
+impl fmt::Debug for RedisRevocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisRevocation")
+            .field("set_key", &self.inner.set_key)
+            .field("synced", &self.is_synced())
+            .field("local", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RedisRevocation {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RedisRevocation {
+    /// Starts the subscriber on the current Tokio runtime.
+    pub(super) fn start(conn: Conn, client: redis::Client) -> Self {
+        let inner = Arc::new(Inner {
+            set_key: conn.key("revoked"),
+            channel: conn.key("revocations"),
+            conn,
+            local: RwLock::new(HashMap::new()),
+            synced: AtomicBool::new(false),
+            synced_tx: watch::channel(false).0,
+            pending: Mutex::new(VecDeque::new()),
+            wake: Notify::new(),
+        });
+        let task = tokio::spawn(subscribe_forever(inner.clone(), client)).abort_handle();
+        Self { inner, task }
+    }
+
+    /// Whether the subscriber is connected and the local set was loaded since its last
+    /// (re)connection. While it is `false`, revocations made on other instances may be
+    /// missing here; a health check can report it.
+    pub fn is_synced(&self) -> bool {
+        self.inner.synced.load(Ordering::Acquire)
+    }
+
+    /// Waits up to `within` for [`is_synced`](Self::is_synced); returns whether it became so.
+    pub async fn wait_synced(&self, within: Duration) -> bool {
+        let mut rx = self.inner.synced_tx.subscribe();
+        let synced = tokio::time::timeout(within, rx.wait_for(|synced| *synced)).await;
+        matches!(synced, Ok(Ok(_)))
+    }
+
+    /// Logouts made here while Redis was unreachable and not yet written to it.
+    pub fn pending(&self) -> usize {
+        self.inner.lock_pending().len()
+    }
+
+    /// Revocations held in the local set.
+    pub fn len(&self) -> usize {
+        self.inner.read_local().len()
+    }
+
+    /// Whether the local set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    async fn revoke_everywhere(&self, jti: &str, exp: i64) -> Result<(), Error> {
+        // This instance refuses the session at once, whatever Redis says.
+        self.inner.insert_local(jti, exp);
+        match self.inner.write_remote(jti, exp).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.inner.queue(jti, exp);
+                self.inner.wake.notify_one();
+                tracing::warn!(error = %e, "logout recorded on this instance only; it reaches the others when redis is back");
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Revocation for RedisRevocation {
+    fn revoke<'a>(&'a self, jti: &'a str, exp: i64) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.revoke_everywhere(jti, exp))
+    }
+
+    fn is_revoked(&self, jti: &str) -> bool {
+        if !self.is_synced() && self.inner.conn.may_warn() {
+            tracing::warn!(
+                "redis unavailable: sessions are verified against this instance's revocation set; logouts on other instances since the outage are not known yet"
+            );
+        }
+        self.inner.read_local().contains_key(jti)
+    }
+}
+
+impl Inner {
+    fn read_local(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, i64>> {
+        self.local.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, i64)>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn insert_local(&self, jti: &str, exp: i64) {
+        let now = self.conn.now();
+        let mut map = self.local.write().unwrap_or_else(|p| p.into_inner());
+        // Amortised purge: only when the map has doubled since it was last this size.
+        if map.len() >= 64 && map.len().is_power_of_two() {
+            map.retain(|_, e| e.saturating_add(KEEP_AFTER_EXP) > now);
+        }
+        let e = map.entry(jti.to_owned()).or_insert(exp);
+        *e = (*e).max(exp);
+    }
+
+    fn queue(&self, jti: &str, exp: i64) {
+        let mut pending = self.lock_pending();
+        if pending.len() >= MAX_PENDING {
+            pending.pop_front();
+            tracing::error!("too many logouts queued while redis is unreachable; the oldest reaches only this instance");
+        }
+        pending.push_back((jti.to_owned(), exp));
+    }
+
+    fn set_synced(&self, synced: bool) -> bool {
+        self.synced_tx.send_replace(synced);
+        self.synced.swap(synced, Ordering::AcqRel)
+    }
+
+    /// Adds the revocation to the shared set and tells the other instances, in one transaction.
+    async fn write_remote(&self, jti: &str, exp: i64) -> Result<(), Error> {
+        let prune_before = self.conn.now() - KEEP_AFTER_EXP;
+        let message = format!("{exp}:{jti}");
+        self.conn
+            .run("ZADD + PUBLISH (revoke)", |mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .cmd("ZADD")
+                    .arg(&self.set_key)
+                    .arg(exp)
+                    .arg(jti)
+                    .ignore()
+                    .cmd("ZREMRANGEBYSCORE")
+                    .arg(&self.set_key)
+                    .arg("-inf")
+                    .arg(format!("({prune_before}"))
+                    .ignore()
+                    .cmd("PUBLISH")
+                    .arg(&self.channel)
+                    .arg(&message)
+                    .ignore()
+                    .exec_async(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    /// Writes the logouts queued during an outage, oldest first; stops at the first failure.
+    async fn flush_pending(&self) -> Result<(), Error> {
+        loop {
+            let Some((jti, exp)) = self.lock_pending().pop_front() else {
+                return Ok(());
+            };
+            if let Err(e) = self.write_remote(&jti, exp).await {
+                self.lock_pending().push_front((jti, exp));
+                return Err(e);
+            }
+        }
+    }
+
+    /// Loads every live revocation of the shared set into the local one.
+    async fn reload(&self) -> Result<usize, Error> {
+        let min = self.conn.now() - KEEP_AFTER_EXP;
+        let entries: Vec<(String, f64)> = timed(
+            self.conn.timeout * RELOAD_TIMEOUT_FACTOR,
+            "ZRANGEBYSCORE (reload revocations)",
+            async {
+                let mut c = self.conn.manager.clone();
+                redis::cmd("ZRANGEBYSCORE")
+                    .arg(&self.set_key)
+                    .arg(min)
+                    .arg("+inf")
+                    .arg("WITHSCORES")
+                    .query_async(&mut c)
+                    .await
+            },
+        )
+        .await?;
+        let count = entries.len();
+        for (jti, exp) in entries {
+            self.insert_local(&jti, exp as i64);
+        }
+        Ok(count)
+    }
+
+    fn on_message(&self, msg: &redis::Msg) {
+        let payload = String::from_utf8_lossy(msg.get_payload_bytes());
+        match payload
+            .split_once(':')
+            .and_then(|(exp, jti)| Some((exp.parse::<i64>().ok()?, jti)))
+        {
+            Some((exp, jti)) if !jti.is_empty() => self.insert_local(jti, exp),
+            _ => tracing::warn!(channel = %self.channel, "ignoring a malformed revocation message"),
+        }
+    }
+
+    /// One subscription: connect, subscribe, flush, reload, then follow the channel until the
+    /// connection fails. Only ever returns an error.
+    async fn session(&self, client: &redis::Client) -> Result<Infallible, Error> {
+        let t = self.conn.timeout;
+        let pubsub = timed(t, "connect (pub/sub)", client.get_async_pubsub()).await?;
+        let (mut sink, mut stream) = pubsub.split();
+        timed(t, "SUBSCRIBE", sink.subscribe(&self.channel)).await?;
+        // Subscribed first, loaded second: a revocation published in between is in one or the
+        // other, never lost.
+        self.flush_pending().await?;
+        let loaded = self.reload().await?;
+        self.set_synced(true);
+        tracing::debug!(loaded, "revocation set synced with redis");
+        let mut health =
+            tokio::time::interval_at(tokio::time::Instant::now() + HEALTH_EVERY, HEALTH_EVERY);
+        loop {
+            tokio::select! {
+                msg = stream.next() => match msg {
+                    Some(msg) => self.on_message(&msg),
+                    None => return Err(Error::StoreUnavailable("redis pub/sub connection closed".into())),
+                },
+                _ = health.tick() => {
+                    timed(t, "PING (pub/sub)", sink.ping::<redis::Value>()).await?;
+                    self.flush_pending().await?;
+                }
+                () = self.wake.notified() => self.flush_pending().await?,
+            }
+        }
+    }
+}
+
+async fn subscribe_forever(inner: Arc<Inner>, client: redis::Client) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let Err(e) = inner.session(&client).await;
+        if inner.set_synced(false) {
+            backoff = MIN_BACKOFF;
+            tracing::warn!(error = %e, "revocation subscriber lost redis; reconnecting");
+        } else {
+            tracing::debug!(error = %e, "revocation subscriber: redis still unavailable");
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,324 @@
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::dingtalk::{FetchedToken, TokenFetcher, TokenSource};
+use crate::error::Error;
+use crate::secret::AccessToken;
+use crate::BoxFuture;
+
+use super::{compare_and_delete, Conn};
+
+/// How long the cluster-wide fetch lock lives: a crashed holder blocks the others this long.
+const LOCK_TTL: Duration = Duration::from_secs(5);
+/// How often an instance that lost the lock looks for the winner's token.
+const POLL_EVERY: Duration = Duration::from_millis(25);
+/// How long to wait for another instance's fetch before giving up (the lock expires within
+/// `LOCK_TTL`, so waiting longer means Redis keeps refusing us the lock).
+const WAIT_AT_MOST: Duration = Duration::from_secs(15);
+/// The shared token is dropped this long before DingTalk's expiry (at most half its life), so
+/// a token handed out is never about to expire.
+const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// A shared token without a TTL (set by hand) is trusted locally this long.
+const NO_TTL_LOCAL: Duration = Duration::from_secs(60);
+
+/// A cluster-wide access-token cache on Redis, with an in-process copy in front.
+///
+/// - The token lives in `<prefix>access-token` with DingTalk's lifetime less a refresh margin
+///   (5 minutes, or half the life for short-lived tokens). Each instance keeps a local copy
+///   until the key's TTL runs out, so the steady state costs no Redis round trip per DingTalk
+///   call.
+/// - On a miss, callers in one process queue behind one leader (local single flight). The
+///   leader reads Redis; if the token is not there it takes `<prefix>access-token:lock` with
+///   `SET .. NX PX 5000`, reads again under the lock, and only then fetches from DingTalk and
+///   stores the token. Leaders on other instances poll the key every 25 ms meanwhile: one fetch
+///   in flight across the cluster.
+/// - [`invalidate`](TokenSource::invalidate) drops the local copy and deletes the shared token
+///   only if it is still the one that failed (a compare-and-delete script), so a late report
+///   about an old token never discards a fresh one.
+/// - When Redis does not answer, the leader fetches from DingTalk itself and caches the token
+///   in-process: DingTalk calls keep working through an outage.
+///
+/// Get one from [`RedisStores::token_source`](super::RedisStores::token_source).
+pub struct RedisTokenSource {
+    conn: Conn,
+    key: String,
+    lock_key: String,
+    fetcher: Box<dyn TokenFetcher>,
+    local: RwLock<Option<Local>>,
+    flight: tokio::sync::Mutex<Option<Error>>,
+    // Bumped after every attempt of a leader: waiters compare it to see whether an attempt
+    // completed while they queued, and then take its outcome instead of trying again.
+    generation: AtomicU64,
+}
+
+struct Local {
+    token: AccessToken,
+    expires_at: Instant,
+}
+
+impl fmt::Debug for RedisTokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisTokenSource")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long the shared token is kept: the lifetime less the refresh margin.
+fn shared_ttl(expires_in: Duration) -> Duration {
+    let margin = (expires_in / 2).min(REFRESH_MARGIN);
+    (expires_in - margin).max(Duration::from_millis(1))
+}
+
+impl RedisTokenSource {
+    pub(super) fn new(conn: Conn, fetcher: Box<dyn TokenFetcher>) -> Self {
+        Self {
+            key: conn.key("access-token"),
+            lock_key: conn.key("access-token:lock"),
+            conn,
+            fetcher,
+            local: RwLock::new(None),
+            flight: tokio::sync::Mutex::new(None),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    fn cached(&self) -> Option<AccessToken> {
+        let local = self.local.read().unwrap_or_else(|p| p.into_inner());
+        local
+            .as_ref()
+            .filter(|l| Instant::now() < l.expires_at)
+            .map(|l| l.token.clone())
+    }
+
+    fn keep_locally(&self, token: &AccessToken, ttl: Duration) {
+        *self.local.write().unwrap_or_else(|p| p.into_inner()) = Some(Local {
+            token: token.clone(),
+            expires_at: Instant::now() + ttl,
+        });
+    }
+
+    async fn get(&self) -> Result<AccessToken, Error> {
+        if let Some(token) = self.cached() {
+            return Ok(token);
+        }
+        let seen = self.generation.load(Ordering::Acquire);
+        let mut flight = self.flight.lock().await;
+        if let Some(token) = self.cached() {
+            return Ok(token);
+        }
+        if self.generation.load(Ordering::Acquire) != seen {
+            if let Some(e) = flight.as_ref() {
+                return Err(e.clone());
+            }
+        }
+        let outcome = self.load_or_fetch().await;
+        *flight = outcome.as_ref().err().cloned();
+        self.generation.fetch_add(1, Ordering::Release);
+        outcome
+    }
+
+    /// The leader's work: the shared token, or the cluster lock and a fetch.
+    async fn load_or_fetch(&self) -> Result<AccessToken, Error> {
+        let deadline = Instant::now() + WAIT_AT_MOST;
+        loop {
+            match self.read_shared().await {
+                Ok(Some(token)) => return Ok(token),
+                Ok(None) => {}
+                Err(e) => return self.fetch_without_redis(&e).await,
+            }
+            let holder = rand::random::<u64>().max(1).to_string();
+            match self.try_lock(&holder).await {
+                Ok(true) => return self.fetch_under_lock(&holder).await,
+                Ok(false) => {}
+                Err(e) => return self.fetch_without_redis(&e).await,
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::StoreUnavailable(
+                    "timed out waiting for another instance to fetch the access token".into(),
+                ));
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
+    /// The shared token and its remaining TTL, kept locally when found.
+    async fn read_shared(&self) -> Result<Option<AccessToken>, Error> {
+        let (token, pttl): (Option<String>, i64) = self
+            .conn
+            .run("GET + PTTL (access token)", |mut c| async move {
+                redis::pipe()
+                    .cmd("GET")
+                    .arg(&self.key)
+                    .cmd("PTTL")
+                    .arg(&self.key)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        let ttl = match pttl {
+            // No TTL: someone set it by hand. Trust it briefly.
+            -1 => NO_TTL_LOCAL,
+            ms if ms > 0 => Duration::from_millis(ms.unsigned_abs()),
+            // Expired between GET and PTTL.
+            _ => return Ok(None),
+        };
+        let token = AccessToken::new(token);
+        self.keep_locally(&token, ttl);
+        Ok(Some(token))
+    }
+
+    async fn try_lock(&self, holder: &str) -> Result<bool, Error> {
+        let set: Option<String> = self
+            .conn
+            .run("SET NX PX (access token lock)", |mut c| async move {
+                redis::cmd("SET")
+                    .arg(&self.lock_key)
+                    .arg(holder)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(LOCK_TTL.as_millis() as u64)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(set.is_some())
+    }
+
+    async fn unlock(&self, holder: &str) {
+        let released = self
+            .conn
+            .run(
+                "compare-and-delete (access token lock)",
+                |mut c| async move {
+                    compare_and_delete()
+                        .key(&self.lock_key)
+                        .arg(holder)
+                        .invoke_async::<i64>(&mut c)
+                        .await
+                },
+            )
+            .await;
+        if let Err(e) = released {
+            // The lock expires by itself within LOCK_TTL.
+            tracing::debug!(error = %e, "could not release the access token lock");
+        }
+    }
+
+    async fn fetch_under_lock(&self, holder: &str) -> Result<AccessToken, Error> {
+        // Re-check under the lock: the previous holder may have stored its token between our
+        // read and our lock.
+        match self.read_shared().await {
+            Ok(Some(token)) => {
+                self.unlock(holder).await;
+                return Ok(token);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.unlock(holder).await;
+                return self.fetch_without_redis(&e).await;
+            }
+        }
+        let fetched = self.fetcher.fetch().await;
+        let outcome = match fetched {
+            Ok(FetchedToken { token, expires_in }) => {
+                let ttl = shared_ttl(expires_in);
+                let stored = self
+                    .conn
+                    .run("SET PX (access token)", |mut c| {
+                        let token = token.clone();
+                        async move {
+                            redis::cmd("SET")
+                                .arg(&self.key)
+                                .arg(token.expose())
+                                .arg("PX")
+                                .arg(ttl.as_millis().max(1) as u64)
+                                .exec_async(&mut c)
+                                .await
+                        }
+                    })
+                    .await;
+                if let Err(e) = stored {
+                    self.conn.warn_unavailable(
+                        &e,
+                        "the access token is cached per instance until redis is back",
+                    );
+                }
+                self.keep_locally(&token, ttl);
+                Ok(token)
+            }
+            Err(e) => Err(e),
+        };
+        self.unlock(holder).await;
+        outcome
+    }
+
+    async fn fetch_without_redis(&self, e: &Error) -> Result<AccessToken, Error> {
+        self.conn.warn_unavailable(
+            e,
+            "access tokens are fetched and cached per instance until redis is back",
+        );
+        let FetchedToken { token, expires_in } = self.fetcher.fetch().await?;
+        self.keep_locally(&token, shared_ttl(expires_in));
+        Ok(token)
+    }
+
+    async fn drop_token(&self, failed: &AccessToken) {
+        {
+            let mut local = self.local.write().unwrap_or_else(|p| p.into_inner());
+            if local.as_ref().is_some_and(|l| &l.token == failed) {
+                *local = None;
+            }
+        }
+        let dropped = self
+            .conn
+            .run("compare-and-delete (access token)", |mut c| async move {
+                compare_and_delete()
+                    .key(&self.key)
+                    .arg(failed.expose())
+                    .invoke_async::<i64>(&mut c)
+                    .await
+            })
+            .await;
+        if let Err(e) = dropped {
+            self.conn.warn_unavailable(
+                &e,
+                "a refused access token stays in redis until its TTL; each instance refetches",
+            );
+        }
+    }
+}
+
+impl TokenSource for RedisTokenSource {
+    fn token(&self) -> BoxFuture<'_, Result<AccessToken, Error>> {
+        Box::pin(self.get())
+    }
+
+    fn invalidate<'a>(&'a self, failed: &'a AccessToken) -> BoxFuture<'a, ()> {
+        Box::pin(self.drop_token(failed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_ttl_keeps_a_margin() {
+        assert_eq!(
+            shared_ttl(Duration::from_secs(7200)),
+            Duration::from_secs(6900)
+        );
+        assert_eq!(
+            shared_ttl(Duration::from_secs(120)),
+            Duration::from_secs(60)
+        );
+    }
+}

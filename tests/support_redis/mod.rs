@@ -1,0 +1,189 @@
+//! A real `redis-server` for a test, on a free loopback port, killed when dropped.
+//!
+//! When `redis-server` is not installed the tests print a skip note and pass, except under
+//! `CI=true`, where a missing server is a failure: CI must run them.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A `redis-server` child process.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+enum StartError {
+    Missing,
+    Failed(String),
+}
+
+impl RedisServer {
+    /// Starts a server on a free port, or returns `None` (after a note on stderr) when
+    /// `redis-server` is not installed outside CI.
+    ///
+    /// # Panics
+    /// When the server cannot be started, or is missing under `CI=true`.
+    pub async fn start() -> Option<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "dingtalk-login-redis-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).expect("create a working directory for redis-server");
+        let mut last = String::new();
+        // A free port can be taken by someone else before redis binds it: try a few.
+        for _ in 0..5 {
+            let port = free_port();
+            match spawn(port, &dir, &[]).await {
+                Ok(child) => {
+                    return Some(Self {
+                        child: Some(child),
+                        port,
+                        dir,
+                    })
+                }
+                Err(StartError::Missing) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    if std::env::var("CI").is_ok_and(|v| v == "true") {
+                        panic!(
+                            "redis-server is not installed, and CI=true: these tests must run in CI \
+                             (apt-get install redis-server)"
+                        );
+                    }
+                    eprintln!(
+                        "note: redis-server is not installed; skipping this Redis test \
+                         (apt-get install redis-server to run it)"
+                    );
+                    return None;
+                }
+                Err(StartError::Failed(why)) => last = why,
+            }
+        }
+        panic!("could not start redis-server: {last}");
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server (SIGKILL: no goodbye to the clients) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts a fresh, empty server on the same port, with `extra` arguments (for example
+    /// `["--requirepass", "pw"]`).
+    ///
+    /// # Panics
+    /// When it does not come up within 10 s.
+    pub async fn restart(&mut self, extra: &[&str]) {
+        self.stop();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match spawn(self.port, &self.dir, extra).await {
+                Ok(child) => {
+                    self.child = Some(child);
+                    return;
+                }
+                Err(StartError::Failed(why)) if Instant::now() < deadline => {
+                    eprintln!("redis-server restart: {why}; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(StartError::Failed(why)) => panic!("could not restart redis-server: {why}"),
+                Err(StartError::Missing) => panic!("redis-server disappeared"),
+            }
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free loopback port")
+        .port()
+}
+
+async fn spawn(port: u16, dir: &PathBuf, extra: &[&str]) -> Result<Child, StartError> {
+    let port_arg = port.to_string();
+    let mut child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port_arg,
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StartError::Missing,
+            _ => StartError::Failed(e.to_string()),
+        })?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(StartError::Failed(format!(
+                "redis-server exited with {status} (port {port} taken?)"
+            )));
+        }
+        if answers_ping(port).await {
+            return Ok(child);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(StartError::Failed(format!(
+                "redis-server did not answer PING on port {port} within 10 s"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether a server answers on the port (`+PONG`, or `-NOAUTH` when it wants a password).
+async fn answers_ping(port: u16) -> bool {
+    let attempt = async {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        stream.write_all(b"PING\r\n").await.ok()?;
+        let mut buf = [0u8; 64];
+        let n = stream.read(&mut buf).await.ok()?;
+        Some(buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH"))
+    };
+    tokio::time::timeout(Duration::from_secs(1), attempt)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
