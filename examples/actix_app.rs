@@ -115,10 +115,13 @@ async fn employee(
 #[actix_web::main]
 async fn main() -> ExitCode {
     support::init_tracing();
-    let env = match AppEnv::from_env() {
+    let mut env = match AppEnv::from_env() {
         Ok(env) => env,
         Err(msg) => return fail(&msg),
     };
+    if let Err(msg) = env.connect_redis().await {
+        return fail(&msg);
+    }
     let app = match configure(&env) {
         Ok(app) => app,
         Err(msg) => return fail(&msg),

@@ -112,10 +112,13 @@ async fn employee(
 #[tokio::main]
 async fn main() -> ExitCode {
     support::init_tracing();
-    let env = match AppEnv::from_env() {
+    let mut env = match AppEnv::from_env() {
         Ok(env) => env,
         Err(msg) => return fail(&msg),
     };
+    if let Err(msg) = env.connect_redis().await {
+        return fail(&msg);
+    }
     let app = match router(&env) {
         Ok(app) => app,
         Err(msg) => return fail(&msg),

@@ -47,6 +47,11 @@ pub struct AppEnv {
     pub top: Option<TopEnv>,
     /// `EMPLOYEE_API_URL`, `EMPLOYEE_CORP_ID`, when both are set.
     pub employee: Option<EmployeeEnv>,
+    /// `REDIS_URL`: the replay guard, revocations and the access token go to Redis, so
+    /// several instances share them. Unset: in memory (one instance).
+    pub redis_url: Option<String>,
+    #[cfg(feature = "redis")]
+    redis: Option<dingtalk_login::store::redis::RedisStores>,
 }
 
 /// The TOP gateway settings (the directory's account lookups).
@@ -90,6 +95,8 @@ impl fmt::Debug for AppEnv {
             .field("cookie_secure", &self.cookie_secure)
             .field("top", &self.top)
             .field("employee", &self.employee)
+            // A Redis URL may carry a password.
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -214,6 +221,15 @@ impl AppEnv {
             _ => None,
         };
 
+        let redis_url = get("REDIS_URL");
+        if redis_url.is_some() && !cfg!(feature = "redis") {
+            return Err(
+                "REDIS_URL is set but this build has no `redis` feature: rebuild with \
+                 --features redis (refusing to fall back to in-memory stores)"
+                    .into(),
+            );
+        }
+
         Ok(Self {
             bind,
             app_key,
@@ -227,7 +243,29 @@ impl AppEnv {
             cookie_secure,
             top,
             employee,
+            redis_url,
+            #[cfg(feature = "redis")]
+            redis: None,
         })
+    }
+
+    /// Connects to `REDIS_URL`, when set, so [`login`](Self::login) uses the shared stores.
+    ///
+    /// # Errors
+    /// A message naming `REDIS_URL` when Redis cannot be reached.
+    pub async fn connect_redis(&mut self) -> Result<(), String> {
+        #[cfg(feature = "redis")]
+        if let Some(url) = &self.redis_url {
+            let stores = dingtalk_login::store::redis::RedisStores::connect(
+                url,
+                dingtalk_login::store::redis::DEFAULT_PREFIX,
+            )
+            .await
+            .map_err(|e| format!("REDIS_URL: cannot use Redis: {e}"))?;
+            tracing::info!("using Redis for the replay guard, revocations and the access token");
+            self.redis = Some(stores);
+        }
+        Ok(())
     }
 
     /// The login service these settings describe.
@@ -235,7 +273,13 @@ impl AppEnv {
     /// # Errors
     /// The builder's refusal, as a message.
     pub fn login(&self) -> Result<DingTalkLogin, String> {
-        DingTalkLogin::builder()
+        let builder = DingTalkLogin::builder();
+        #[cfg(feature = "redis")]
+        let builder = match &self.redis {
+            Some(stores) => stores.configure(builder),
+            None => builder,
+        };
+        builder
             .app_key(&self.app_key)
             .app_secret(self.app_secret.as_str())
             .oapi_url(&self.oapi_url)

@@ -66,8 +66,8 @@
 //! - **Recovery is automatic.** Commands go through a [`redis::aio::ConnectionManager`], which
 //!   reconnects on the next call after a failure. The revocation subscriber reconnects in a
 //!   loop (backoff 100 ms doubling to 2 s, a `PING` every 5 s to notice a silent network), and
-//!   after every (re)subscription it first flushes the queued logouts, then reloads every
-//!   `<prefix>revoked:*` key, so revocations made while it was away are enforced.
+//!   after every (re)subscription it first flushes the queued logouts, then reloads the
+//!   `<prefix>revoked` set, so revocations made while it was away are enforced.
 //!
 //! At start-up, [`RedisStores::connect`] fails with [`Error::StoreUnavailable`] when Redis
 //! cannot be reached or the revocation set cannot be loaded: an instance that starts without
