@@ -139,13 +139,20 @@ async fn post_logout(st: Arc<Routes>, req: HttpRequest) -> actix_web::Result<Htt
     st.routes.check_origin(&req)?;
     // Verified before the `.await`; no borrow of the request's extensions is held across it.
     let claims = verify_request(&st.login, &req)?;
-    st.login.logout(&claims).await?;
+    let clear = CookieSpec::clear_session(st.login.cookie_settings());
+    match st.login.logout(&claims).await {
+        Ok(()) => {}
+        // Revoked here already, but other instances may not know yet: say so, and still
+        // clear the cookie (a retry would meet an already-revoked session).
+        Err(e @ Error::StoreUnavailable(_)) => {
+            let mut res = actix_web::ResponseError::error_response(&e);
+            add_cookie(&mut res, clear);
+            return Ok(res);
+        }
+        Err(e) => return Err(e.into()),
+    }
     tracing::info!(userid = %claims.sub, "dingtalk logout");
-    Ok(HttpResponse::NoContent()
-        .cookie(cookie(CookieSpec::clear_session(
-            st.login.cookie_settings(),
-        )))
-        .finish())
+    Ok(HttpResponse::NoContent().cookie(cookie(clear)).finish())
 }
 
 /// 200 with the login JSON and the session cookie, living as long as the token.
@@ -304,6 +311,51 @@ mod tests {
             error_code(test::call_service(&app, req).await).await,
             "missing_code"
         );
+    }
+
+    /// A revocation store that cannot reach its backend (e.g. Redis down).
+    struct Unreachable;
+
+    impl crate::store::Revocation for Unreachable {
+        fn revoke<'a>(
+            &'a self,
+            _: &'a str,
+            _: i64,
+        ) -> crate::BoxFuture<'a, Result<(), crate::Error>> {
+            Box::pin(async { Err(crate::Error::StoreUnavailable("down".into())) })
+        }
+        fn is_revoked(&self, _: &str) -> bool {
+            false
+        }
+    }
+
+    #[actix_web::test]
+    async fn logout_with_the_store_down_is_503_and_still_clears_the_cookie() {
+        let login = crate::DingTalkLogin::builder()
+            .app_key("key")
+            .app_secret("secret")
+            .session_secret("0123456789abcdef0123456789abcdef")
+            .revocation(Arc::new(Unreachable))
+            .build()
+            .unwrap();
+        let app =
+            test::init_service(App::new().configure(routes(login.clone(), LoginRoutes::default())))
+                .await;
+        let token = token_for(&login, "emp", SysLevel::Other);
+        let req = test::TestRequest::post()
+            .uri("/auth/logout")
+            .insert_header((header::COOKIE, format!("dingtalk_session={token}")))
+            .to_request();
+        let res = test::call_service(&app, req).await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let cleared = res
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("dingtalk_session="))
+            .expect("the session cookie is cleared");
+        assert!(cleared.contains("Max-Age=0"), "{cleared}");
+        assert_eq!(error_code(res).await, "store_unavailable");
     }
 
     #[actix_web::test]

@@ -290,12 +290,25 @@ async fn logout(
     routes.check_origin(head)?;
     let token = web::session_token(head, &login.cookie_settings().name)?;
     let claims = login.verify(&token)?;
-    login.logout(&claims).await?;
+    let clear = vec![CookieSpec::clear_session(login.cookie_settings())];
+    match login.logout(&claims).await {
+        Ok(()) => {}
+        // Revoked here already, but other instances may not know yet: say so, and still
+        // clear the cookie (a retry would meet an already-revoked session).
+        Err(e @ Error::StoreUnavailable(_)) => {
+            return Ok(Answer {
+                status: e.status(),
+                body: Some(e.body()),
+                cookies: clear,
+            })
+        }
+        Err(e) => return Err(e),
+    }
     tracing::info!(userid = %claims.sub, "dingtalk logout");
     Ok(Answer {
         status: StatusCode::NO_CONTENT,
         body: None,
-        cookies: vec![CookieSpec::clear_session(login.cookie_settings())],
+        cookies: clear,
     })
 }
 

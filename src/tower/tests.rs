@@ -328,3 +328,40 @@ mod with_fake {
         assert_eq!(res.body(), "inner u-1");
     }
 }
+
+/// A revocation store that cannot reach its backend (e.g. Redis down).
+struct Unreachable;
+
+impl crate::store::Revocation for Unreachable {
+    fn revoke<'a>(&'a self, _: &'a str, _: i64) -> crate::BoxFuture<'a, Result<(), crate::Error>> {
+        Box::pin(async { Err(crate::Error::StoreUnavailable("down".into())) })
+    }
+    fn is_revoked(&self, _: &str) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn logout_with_the_store_down_is_503_and_still_clears_the_cookie() {
+    let login = DingTalkLogin::builder()
+        .app_key("key")
+        .app_secret("secret")
+        .session_secret(SECRET)
+        .revocation(std::sync::Arc::new(Unreachable))
+        .build()
+        .unwrap();
+    let (token, _) = login
+        .sessions()
+        .issue(&user("u-1", 1), Default::default())
+        .unwrap();
+    let svc = DingTalkLoginLayer::new(login).layer(service_fn(app));
+    let req = get("/auth/logout")
+        .method(Method::POST)
+        .header("cookie", format!("dingtalk_session={token}"))
+        .body(String::new())
+        .unwrap();
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(json(&res)["error"], "store_unavailable");
+    assert!(set_cookie(&res, "dingtalk_session").contains("Max-Age=0"));
+}
