@@ -31,7 +31,7 @@ use dingtalk_login::actix::{
 };
 use dingtalk_login::Error;
 use serde_json::json;
-use support::Directory;
+use support::{Directory, Me};
 
 /// The contract's routes, built from `env`: give the result to `App::configure` in every
 /// worker's `App` (it is cheap to clone; all workers share one login service and its stores).
@@ -73,10 +73,7 @@ pub fn configure(
 }
 
 async fn me(user: CurrentUser) -> HttpResponse {
-    let mut body = user.user_json();
-    body["iat"] = json!(user.iat);
-    body["exp"] = json!(user.exp);
-    HttpResponse::Ok().json(body)
+    HttpResponse::Ok().json(Me::new(&user))
 }
 
 async fn admin(RequireAdmin(user): RequireAdmin) -> HttpResponse {

@@ -24,13 +24,14 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use axum::extract::Path;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use dingtalk_login::axum::{CurrentUser, RequireAdmin, RequireSuperAdmin};
 use dingtalk_login::tower::{DingTalkLoginLayer, RequireSysLevel, SessionLayer};
 use dingtalk_login::Error;
 use serde_json::{json, Value};
-use support::Directory;
+use support::{Directory, Me};
 use tower_cookies::CookieManagerLayer;
 
 /// The contract's router, built from `env`.
@@ -71,11 +72,8 @@ pub fn router_with(env: &AppEnv, extra: Router) -> Result<Router, String> {
         .layer(CookieManagerLayer::new()))
 }
 
-async fn me(user: CurrentUser) -> Json<Value> {
-    let mut body = user.user_json();
-    body["iat"] = json!(user.iat);
-    body["exp"] = json!(user.exp);
-    Json(body)
+async fn me(user: CurrentUser) -> Response {
+    Json(Me::new(&user)).into_response()
 }
 
 async fn admin(RequireAdmin(user): RequireAdmin) -> Json<Value> {

@@ -347,6 +347,27 @@ impl AppEnv {
     }
 }
 
+/// The `/me` answer: the user's public view plus the session's `iat` and `exp`, serialized
+/// straight from the claims (this route runs on every page load).
+#[derive(serde::Serialize)]
+pub struct Me<'a> {
+    #[serde(flatten)]
+    user: dingtalk_login::session::UserView<'a>,
+    iat: i64,
+    exp: i64,
+}
+
+impl<'a> Me<'a> {
+    /// The answer for `claims`.
+    pub fn new(claims: &'a dingtalk_login::session::Claims) -> Self {
+        Self {
+            user: claims.user(),
+            iat: claims.iat,
+            exp: claims.exp,
+        }
+    }
+}
+
 /// The three admin lookups, framework-neutral: each example's handler calls one and turns the
 /// result into its framework's response. A lookup whose upstream is not configured answers
 /// 503 `not_configured`.

@@ -7,7 +7,7 @@ mod cookie;
 mod keys;
 mod verifier;
 
-pub use claims::Claims;
+pub use claims::{Claims, UserView};
 pub use codec::SessionCodec;
 pub use cookie::{CookieSettings, SameSite, STATE_COOKIE};
 pub use keys::{Algorithm, SigningKey, VerifyingKey};
