@@ -343,12 +343,6 @@ impl ConfigBuilder {
     /// ```
     pub fn build(self) -> Result<DingTalkLogin, ConfigError> {
         let oapi = parse_base_url("oapi_url", &self.oapi_url)?;
-        if self.timeout.is_zero() {
-            return Err(ConfigError::Invalid {
-                name: "upstream_timeout",
-                reason: "must be more than zero".into(),
-            });
-        }
         if self.session_ttl.is_zero() {
             return Err(ConfigError::Invalid {
                 name: "session_ttl",
@@ -358,11 +352,7 @@ impl ConfigBuilder {
         let signing = self
             .signing_key
             .ok_or(ConfigError::Missing("session_secret"))??;
-        let transport =
-            Transport::new(self.timeout, self.retry).map_err(|e| ConfigError::Invalid {
-                name: "http client",
-                reason: e.to_string(),
-            })?;
+        let transport = Transport::new(self.timeout, self.retry)?;
         let tokens: Arc<dyn TokenSource> = match self.token_source {
             Some(source) => source,
             None => {

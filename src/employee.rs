@@ -34,7 +34,6 @@ use crate::dingtalk::{DingTalkUser, RetryPolicy};
 use crate::enrich::Enricher;
 use crate::error::{ConfigError, Error, UpstreamDetail};
 use crate::login::DingTalkLogin;
-use crate::top::own_transport;
 use crate::BoxFuture;
 
 const API: &str = "getUser";
@@ -216,7 +215,7 @@ impl EmployeeClientBuilder {
         }
         let transport = match self.transport {
             Some(shared) => shared,
-            None => own_transport(self.timeout, self.retry)?,
+            None => Transport::new(self.timeout, self.retry)?,
         };
         Ok(EmployeeClient {
             transport,

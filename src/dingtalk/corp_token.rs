@@ -63,7 +63,6 @@ use crate::dingtalk::wire::GetTokenResult;
 use crate::dingtalk::OAPI_CHINA;
 use crate::error::{ConfigError, Error};
 use crate::secret::{AccessToken, AppSecret};
-use crate::top::own_transport;
 use crate::BoxFuture;
 
 const API: &str = "get_corp_token";
@@ -363,7 +362,7 @@ impl CorpTokenFetcherBuilder {
         }
         let oapi = parse_base_url("oapi_url", &self.oapi_url)?;
         Ok(CorpTokenFetcher {
-            transport: own_transport(self.timeout, self.retry)?,
+            transport: Transport::new(self.timeout, self.retry)?,
             url: format!("{oapi}/service/get_corp_token"),
             suite_key: self.suite_key,
             suite_secret: self.suite_secret,

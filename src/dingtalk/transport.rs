@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::dingtalk::errcode::{classify, Class};
 use crate::dingtalk::retry::RetryPolicy;
 use crate::dingtalk::wire::Envelope;
-use crate::error::{Error, Unavailable, UpstreamDetail};
+use crate::error::{ConfigError, Error, Unavailable, UpstreamDetail};
 
 /// How an answer body is judged, per upstream family.
 pub(crate) enum Verdict {
@@ -55,11 +55,22 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    pub(crate) fn new(timeout: Duration, retry: RetryPolicy) -> Result<Self, reqwest::Error> {
+    /// The one place every client's HTTP settings are checked and built.
+    pub(crate) fn new(timeout: Duration, retry: RetryPolicy) -> Result<Self, ConfigError> {
+        if timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: "upstream_timeout",
+                reason: "must be more than zero".into(),
+            });
+        }
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(3)))
-            .build()?;
+            .build()
+            .map_err(|e| ConfigError::Invalid {
+                name: "http client",
+                reason: e.to_string(),
+            })?;
         Ok(Self { http, retry })
     }
 

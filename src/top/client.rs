@@ -377,7 +377,7 @@ impl TopClientBuilder {
         let gateway = parse_base_url("top gateway_url", &self.gateway_url)?;
         let transport = match self.transport {
             Some(shared) => shared,
-            None => own_transport(self.timeout, self.retry)?,
+            None => Transport::new(self.timeout, self.retry)?,
         };
         Ok(TopClient {
             transport,
@@ -388,23 +388,6 @@ impl TopClientBuilder {
             clock: self.clock,
         })
     }
-}
-
-/// A transport of its own, for a client not sharing the login's.
-pub(crate) fn own_transport(
-    timeout: Duration,
-    retry: RetryPolicy,
-) -> Result<Transport, ConfigError> {
-    if timeout.is_zero() {
-        return Err(ConfigError::Invalid {
-            name: "upstream_timeout",
-            reason: "must be more than zero".into(),
-        });
-    }
-    Transport::new(timeout, retry).map_err(|e| ConfigError::Invalid {
-        name: "http client",
-        reason: e.to_string(),
-    })
 }
 
 #[cfg(test)]

@@ -37,7 +37,6 @@ mod client;
 mod sign;
 
 pub use account::{AccountQuery, AccountUser, USER_BY_ACCOUNT};
-pub(crate) use client::own_transport;
 pub use client::{TopClient, TopClientBuilder};
 pub use sign::{
     parse_timestamp, sign, string_to_sign, timestamp, SignMethod, UnknownSignMethod, GMT8,
