@@ -43,18 +43,12 @@
 //! # let _ = app;
 //! ```
 
-use std::fmt;
-use std::marker::PhantomData;
-use std::ops::Deref;
-use std::sync::Arc;
-
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
 use crate::error::Error;
 use crate::guard::SysLevelPolicy;
-use crate::session::Claims;
 use crate::tower::{error_response, SessionOutcome, MISSING_SESSION_LAYER};
 
 impl IntoResponse for Error {
@@ -80,23 +74,7 @@ impl IntoResponse for Error {
 /// }
 /// # let _: axum::routing::MethodRouter = axum::routing::get(hello);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct CurrentUser(pub Arc<Claims>);
-
-impl CurrentUser {
-    /// The claims.
-    pub fn into_claims(self) -> Claims {
-        Arc::unwrap_or_clone(self.0)
-    }
-}
-
-impl Deref for CurrentUser {
-    type Target = Claims;
-
-    fn deref(&self) -> &Claims {
-        &self.0
-    }
-}
+pub use crate::user::CurrentUser;
 
 fn outcome(parts: &Parts) -> Result<&SessionOutcome, Error> {
     parts
@@ -148,8 +126,7 @@ fn require(parts: &Parts, policy: &SysLevelPolicy) -> Result<CurrentUser, Error>
 /// }
 /// # let _: axum::routing::MethodRouter = axum::routing::get(settings);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequireAdmin(pub CurrentUser);
+pub use crate::user::RequireAdmin;
 
 impl<S: Send + Sync> FromRequestParts<S> for RequireAdmin {
     type Rejection = Error;
@@ -169,8 +146,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequireAdmin {
 /// }
 /// # let _: axum::routing::MethodRouter = axum::routing::get(billing);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequireSuperAdmin(pub CurrentUser);
+pub use crate::user::RequireSuperAdmin;
 
 impl<S: Send + Sync> FromRequestParts<S> for RequireSuperAdmin {
     type Rejection = Error;
@@ -200,54 +176,17 @@ pub use crate::guard::Policy;
 /// }
 /// # let _: axum::routing::MethodRouter = axum::routing::get(numbers);
 /// ```
-pub struct RequirePolicy<P> {
-    /// The user who passed.
-    pub user: CurrentUser,
-    _policy: PhantomData<fn() -> P>,
-}
-
-impl<P> RequirePolicy<P> {
-    /// The user who passed.
-    pub fn into_user(self) -> CurrentUser {
-        self.user
-    }
-}
-
-impl<P> Deref for RequirePolicy<P> {
-    type Target = CurrentUser;
-
-    fn deref(&self) -> &CurrentUser {
-        &self.user
-    }
-}
-
-impl<P> Clone for RequirePolicy<P> {
-    fn clone(&self) -> Self {
-        Self {
-            user: self.user.clone(),
-            _policy: PhantomData,
-        }
-    }
-}
-
-impl<P> fmt::Debug for RequirePolicy<P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequirePolicy")
-            .field("policy", &std::any::type_name::<P>())
-            .field("user", &self.user)
-            .finish()
-    }
-}
+pub use crate::user::RequirePolicy;
 
 impl<S: Send + Sync, P: Policy> FromRequestParts<S> for RequirePolicy<P> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
-        let user = require(parts, &P::policy())?;
-        Ok(Self {
-            user,
-            _policy: PhantomData,
-        })
+        let user = match outcome(parts)? {
+            SessionOutcome::Authenticated(claims) => CurrentUser(claims.clone()),
+            SessionOutcome::Rejected(e) => return Err(e.clone()),
+        };
+        Self::check(user).ok_or(Error::Forbidden)
     }
 }
 

@@ -14,6 +14,7 @@ pub mod login;
 pub mod secret;
 pub mod session;
 pub mod store;
+pub mod user;
 pub mod top;
 pub mod web;
 

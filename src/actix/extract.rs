@@ -1,10 +1,6 @@
 //! `CurrentUser` and the guard extractors.
 
-use std::fmt;
 use std::future::{ready, Ready};
-use std::marker::PhantomData;
-use std::ops::Deref;
-use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
@@ -12,7 +8,6 @@ use actix_web::{FromRequest, HttpRequest};
 use super::DingTalkExt;
 use crate::error::Error;
 use crate::guard::SysLevelPolicy;
-use crate::session::Claims;
 
 /// The session's claims: extracting it answers 401 `unauthenticated` when the request carries
 /// no valid session (none, malformed, expired or logged out).
@@ -36,23 +31,7 @@ use crate::session::Claims;
 ///     }
 /// }
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct CurrentUser(pub Arc<Claims>);
-
-impl CurrentUser {
-    /// The claims.
-    pub fn into_claims(self) -> Claims {
-        Arc::unwrap_or_clone(self.0)
-    }
-}
-
-impl Deref for CurrentUser {
-    type Target = Claims;
-
-    fn deref(&self) -> &Claims {
-        &self.0
-    }
-}
+pub use crate::user::CurrentUser;
 
 impl FromRequest for CurrentUser {
     type Error = Error;
@@ -82,8 +61,7 @@ fn require(req: &HttpRequest, policy: &SysLevelPolicy) -> Result<CurrentUser, Er
 ///     format!("settings, for {}", admin.userid())
 /// }
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequireAdmin(pub CurrentUser);
+pub use crate::user::RequireAdmin;
 
 impl FromRequest for RequireAdmin {
     type Error = Error;
@@ -104,8 +82,7 @@ impl FromRequest for RequireAdmin {
 ///     format!("billing, for {}", owner.name)
 /// }
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequireSuperAdmin(pub CurrentUser);
+pub use crate::user::RequireSuperAdmin;
 
 impl FromRequest for RequireSuperAdmin {
     type Error = Error;
@@ -136,54 +113,17 @@ pub use crate::guard::Policy;
 ///     format!("numbers, for {}", boss.user.name)
 /// }
 /// ```
-pub struct RequirePolicy<P> {
-    /// The user who passed.
-    pub user: CurrentUser,
-    _policy: PhantomData<fn() -> P>,
-}
-
-impl<P> RequirePolicy<P> {
-    /// The user who passed.
-    pub fn into_user(self) -> CurrentUser {
-        self.user
-    }
-}
-
-impl<P> Deref for RequirePolicy<P> {
-    type Target = CurrentUser;
-
-    fn deref(&self) -> &CurrentUser {
-        &self.user
-    }
-}
-
-impl<P> Clone for RequirePolicy<P> {
-    fn clone(&self) -> Self {
-        Self {
-            user: self.user.clone(),
-            _policy: PhantomData,
-        }
-    }
-}
-
-impl<P> fmt::Debug for RequirePolicy<P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequirePolicy")
-            .field("policy", &std::any::type_name::<P>())
-            .field("user", &self.user)
-            .finish()
-    }
-}
+pub use crate::user::RequirePolicy;
 
 impl<P: Policy> FromRequest for RequirePolicy<P> {
     type Error = Error;
     type Future = Ready<Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(require(req, &P::policy()).map(|user| Self {
-            user,
-            _policy: PhantomData,
-        }))
+        ready(
+            req.current_user()
+                .and_then(|user| Self::check(user).ok_or(Error::Forbidden)),
+        )
     }
 }
 
