@@ -57,7 +57,7 @@ impl IntoResponse for Error {
     }
 }
 
-/// The logged-in user: the claims of a valid session. Dereferences to [`Claims`].
+/// The logged-in user: the claims of a valid session. Dereferences to [`Claims`](crate::session::Claims).
 ///
 /// Refuses with 401 `unauthenticated` (the body's message says why: no session, invalid,
 /// expired or revoked). `Option<CurrentUser>` never refuses: it is `None` without a valid
