@@ -14,8 +14,8 @@ pub mod login;
 pub mod secret;
 pub mod session;
 pub mod store;
-pub mod user;
 pub mod top;
+pub mod user;
 pub mod web;
 
 #[cfg(feature = "testing")]
