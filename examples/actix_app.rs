@@ -21,7 +21,6 @@ pub mod support;
 
 pub use support::AppEnv;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use actix_web::web::{self, ServiceConfig};
@@ -111,14 +110,10 @@ async fn employee(
 #[allow(dead_code)]
 #[actix_web::main]
 async fn main() -> ExitCode {
-    support::init_tracing();
-    let mut env = match AppEnv::from_env() {
+    let env = match support::load_env().await {
         Ok(env) => env,
         Err(msg) => return fail(&msg),
     };
-    if let Err(msg) = env.connect_redis().await {
-        return fail(&msg);
-    }
     let app = match configure(&env) {
         Ok(app) => app,
         Err(msg) => return fail(&msg),
@@ -128,15 +123,7 @@ async fn main() -> ExitCode {
         Err(e) => return fail(&format!("cannot listen on BIND={}: {e}", env.bind)),
     };
     let addr = server.addrs().first().copied().unwrap_or(env.bind);
-    tracing::info!(
-        %addr,
-        oapi_url = %env.oapi_url,
-        cookie_secure = env.cookie_secure,
-        allowed_origins = ?env.allowed_origins,
-        "actix_app started"
-    );
-    println!("listening on http://{addr}");
-    let _ = std::io::stdout().flush();
+    support::announce("actix_app", addr, &env);
     // actix stops gracefully on Ctrl-C / SIGTERM by itself.
     match server.run().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -146,6 +133,5 @@ async fn main() -> ExitCode {
 
 #[allow(dead_code)]
 fn fail(msg: &str) -> ExitCode {
-    eprintln!("actix_app: {msg}");
-    ExitCode::FAILURE
+    support::fail("actix_app", msg)
 }

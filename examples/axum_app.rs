@@ -20,7 +20,6 @@ pub mod support;
 
 pub use support::AppEnv;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use axum::extract::Path;
@@ -109,14 +108,10 @@ async fn employee(
 #[allow(dead_code)]
 #[tokio::main]
 async fn main() -> ExitCode {
-    support::init_tracing();
-    let mut env = match AppEnv::from_env() {
+    let env = match support::load_env().await {
         Ok(env) => env,
         Err(msg) => return fail(&msg),
     };
-    if let Err(msg) = env.connect_redis().await {
-        return fail(&msg);
-    }
     let app = match router(&env) {
         Ok(app) => app,
         Err(msg) => return fail(&msg),
@@ -125,16 +120,7 @@ async fn main() -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(&format!("cannot listen on BIND={}: {e}", env.bind)),
     };
-    let addr = listener.local_addr().unwrap_or(env.bind);
-    tracing::info!(
-        %addr,
-        oapi_url = %env.oapi_url,
-        cookie_secure = env.cookie_secure,
-        allowed_origins = ?env.allowed_origins,
-        "axum_app started"
-    );
-    println!("listening on http://{addr}");
-    let _ = std::io::stdout().flush();
+    support::announce("axum_app", listener.local_addr().unwrap_or(env.bind), &env);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -149,6 +135,5 @@ async fn main() -> ExitCode {
 
 #[allow(dead_code)]
 fn fail(msg: &str) -> ExitCode {
-    eprintln!("axum_app: {msg}");
-    ExitCode::FAILURE
+    support::fail("axum_app", msg)
 }

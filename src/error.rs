@@ -310,15 +310,6 @@ impl Error {
             _ => None,
         }
     }
-
-    /// Whether the failure was transient (busy, 5xx, rate limit, connection, timeout): a login
-    /// code's replay claim is released after these, so the same code may be presented again.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::UpstreamUnavailable { .. } | Self::UpstreamTimeout(_) | Self::StoreUnavailable(_)
-        )
-    }
 }
 
 /// Why [`crate::config::ConfigBuilder::build`] refused a configuration.

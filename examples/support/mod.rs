@@ -408,6 +408,37 @@ impl Directory {
     }
 }
 
+/// The start of both apps' `main`: logging, the environment, and Redis when `REDIS_URL` asks.
+///
+/// # Errors
+/// A message naming the variable that is missing or wrong, or Redis that cannot be reached.
+pub async fn load_env() -> Result<AppEnv, String> {
+    init_tracing();
+    let mut env = AppEnv::from_env()?;
+    env.connect_redis().await?;
+    Ok(env)
+}
+
+/// Logs the start and prints the contract's ready line, `listening on http://ADDR`, which
+/// programs driving the examples wait for.
+pub fn announce(app: &str, addr: SocketAddr, env: &AppEnv) {
+    tracing::info!(
+        %addr,
+        oapi_url = %env.oapi_url,
+        cookie_secure = env.cookie_secure,
+        allowed_origins = ?env.allowed_origins,
+        "{app} started"
+    );
+    println!("listening on http://{addr}");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+}
+
+/// Says why `app` cannot run, on stderr; the process then exits non-zero.
+pub fn fail(app: &str, msg: &str) -> std::process::ExitCode {
+    eprintln!("{app}: {msg}");
+    std::process::ExitCode::FAILURE
+}
+
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`). Safe to call more than once.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -76,7 +76,6 @@ impl RetryPolicy {
             .with_min_delay(self.initial_backoff)
             .with_max_delay(self.max_backoff)
             .with_max_times(self.max_attempts.saturating_sub(1) as usize)
-            .with_total_delay(Some(self.max_elapsed))
             .with_jitter()
     }
 
