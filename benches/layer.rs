@@ -9,7 +9,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use dingtalk_login::dingtalk::DingTalkUser;
 use dingtalk_login::guard::SysLevel;
-use dingtalk_login::tower::{RequireSysLevel, SessionLayer};
+use dingtalk_login::tower::{DingTalkLoginLayer, RequireSysLevel};
 use dingtalk_login::DingTalkLogin;
 use http::{Request, Response};
 use tower::{service_fn, Layer, ServiceExt};
@@ -51,8 +51,8 @@ fn layer(c: &mut Criterion) {
         b.iter(|| rt.block_on(bare.oneshot(black_box(request()))).unwrap())
     });
 
-    let guarded =
-        SessionLayer::new(login.clone()).layer(RequireSysLevel::admin().layer(service_fn(handler)));
+    let guarded = DingTalkLoginLayer::new(login.clone())
+        .layer(RequireSysLevel::admin().layer(service_fn(handler)));
     let res = rt.block_on(guarded.clone().oneshot(request())).unwrap();
     assert_eq!(
         res.status(),

@@ -27,11 +27,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use dingtalk_login::axum::{CurrentUser, RequireAdmin, RequireSuperAdmin};
-use dingtalk_login::tower::{DingTalkLoginLayer, RequireSysLevel, SessionLayer};
+use dingtalk_login::tower::{DingTalkLoginLayer, RequireSysLevel};
 use dingtalk_login::Error;
 use serde_json::{json, Value};
 use support::{Directory, Me};
-use tower_cookies::CookieManagerLayer;
 
 /// The contract's router, built from `env`.
 ///
@@ -66,9 +65,7 @@ pub fn router_with(env: &AppEnv, extra: Router) -> Result<Router, String> {
         .merge(super_admin)
         .merge(extra)
         .layer(Extension(directory))
-        .layer(SessionLayer::new(login.clone()))
-        .layer(DingTalkLoginLayer::new(login).routes(env.login_routes()))
-        .layer(CookieManagerLayer::new()))
+        .layer(DingTalkLoginLayer::new(login).routes(env.login_routes())))
 }
 
 async fn me(user: CurrentUser) -> Response {

@@ -59,12 +59,13 @@ pub struct RequirePolicy<P> {
 }
 
 impl<P: Policy> RequirePolicy<P> {
-    /// `user`, if they pass `P`.
-    pub fn check(user: CurrentUser) -> Option<Self> {
-        user.satisfies(&P::policy()).then_some(Self {
+    /// Wraps a user the adapters already checked against `P`.
+    #[allow(dead_code)]
+    pub(crate) fn new(user: CurrentUser) -> Self {
+        Self {
             user,
             _policy: PhantomData,
-        })
+        }
     }
 }
 

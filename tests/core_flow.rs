@@ -118,7 +118,11 @@ async fn a_code_dingtalk_refused_stays_claimed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_cold_logins_fetch_one_token() {
     let fake = fake().await;
-    let login = builder(&fake).build().unwrap();
+    // A generous timeout: this is about single flight, and a busy machine must not fail it.
+    let login = builder(&fake)
+        .upstream_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
     let codes: Vec<AuthCode> = (0..1000)
         .map(|i| code(&fake, ["boss", "sub", "emp"][i % 3]))
         .collect();

@@ -1,4 +1,4 @@
-//! The guard as a middleware, for a whole scope.
+//! The guard as a middleware, for a resource or a scope.
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
@@ -6,17 +6,18 @@ use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::Method;
 
-use super::DingTalkExt;
+use super::{into_response, session};
 use crate::error::Error;
 use crate::guard::SysLevelPolicy;
+use crate::web::{self, Reply};
 
 /// Protects everything it wraps: 401 `unauthenticated` without a valid session, 403
-/// `forbidden` when the session fails the policy. CORS preflights (`OPTIONS`) pass through
-/// unchecked, so an outer CORS middleware can answer them.
+/// `forbidden` when the session fails the policy. A CORS preflight (`OPTIONS` with `Origin`
+/// and `Access-Control-Request-Method`) is answered 204 without calling the handler; any other
+/// `OPTIONS` is authorized like every method.
 ///
-/// The verified session is kept in the request, so a [`CurrentUser`](super::CurrentUser)
+/// The checked session is kept in the request, so a [`CurrentUser`](super::CurrentUser)
 /// behind the middleware costs no second verification.
 ///
 /// ```
@@ -24,17 +25,16 @@ use crate::guard::SysLevelPolicy;
 /// use dingtalk_login::actix::RequireSysLevel;
 ///
 /// let app = App::new().service(
-///     web::scope("/admin")
+///     web::resource("/admin/stats")
 ///         .wrap(RequireSysLevel::admin())
-///         .route("/stats", web::get().to(HttpResponse::Ok)),
+///         .route(web::get().to(HttpResponse::Ok)),
 /// );
 /// # let _ = app;
 /// ```
 ///
 /// A middleware on a `Scope` runs before the scope's routing, so an unknown path inside the
-/// scope answers 401/403 rather than 404; wrap single resources
-/// (`web::resource(..).wrap(..)`) or use the [`RequireAdmin`](super::RequireAdmin) extractors
-/// where that matters.
+/// scope answers 401/403 rather than 404; wrap single resources, or use the
+/// [`RequireAdmin`](super::RequireAdmin) extractors, where that matters.
 #[derive(Debug, Clone)]
 pub struct RequireSysLevel {
     policy: Arc<SysLevelPolicy>,
@@ -79,25 +79,11 @@ where
     }
 }
 
-/// The service [`RequireSysLevel`] wraps around a scope or resource.
+/// The service [`RequireSysLevel`] wraps around a resource or scope.
 #[derive(Debug)]
 pub struct RequireSysLevelMiddleware<S> {
     service: S,
     policy: Arc<SysLevelPolicy>,
-}
-
-impl<S> RequireSysLevelMiddleware<S> {
-    fn check(&self, req: &ServiceRequest) -> Result<(), Error> {
-        if req.method() == Method::OPTIONS {
-            return Ok(());
-        }
-        let user = req.current_user()?;
-        if user.satisfies(&self.policy) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden)
-        }
-    }
 }
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
@@ -115,99 +101,19 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        if let Err(e) = self.check(&req) {
+        let outcome = session(req.request());
+        let decision = match &outcome {
+            Some(outcome) => web::gate(req.request(), &self.policy, Some(outcome)),
+            None => Err(Reply::error(&Error::Internal(super::NOT_REGISTERED))),
+        };
+        if let Err(reply) = decision {
             // A response, not an `Err`, so outer middleware (CORS, logging) still see it.
-            let res = req.error_response(e).map_into_right_body();
+            let res = req
+                .into_response(into_response(reply))
+                .map_into_right_body();
             return Box::pin(ready(Ok(res)));
         }
         let fut = self.service.call(req);
         Box::pin(async move { fut.await.map(ServiceResponse::map_into_left_body) })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::actix::tests_support::{login, token_for};
-    use crate::actix::CurrentUser;
-    use crate::guard::SysLevel;
-    use actix_web::http::{header, StatusCode};
-    use actix_web::{test, web, App, HttpResponse};
-
-    async fn who(user: CurrentUser) -> String {
-        user.sub.clone()
-    }
-
-    #[actix_web::test]
-    async fn guards_a_scope() {
-        let login = login();
-        let app = test::init_service(
-            App::new()
-                .app_data(web::Data::new(login.clone()))
-                .service(
-                    web::scope("/admin")
-                        .wrap(RequireSysLevel::admin())
-                        .route("", web::get().to(who))
-                        .route(
-                            "/x",
-                            web::method(Method::OPTIONS).to(HttpResponse::NoContent),
-                        ),
-                )
-                .service(
-                    web::resource("/super")
-                        .wrap(RequireSysLevel::super_admin())
-                        .route(web::get().to(who)),
-                ),
-        )
-        .await;
-        let call = |method: Method, uri: &'static str, token: Option<String>| {
-            let mut req = test::TestRequest::default().method(method).uri(uri);
-            if let Some(t) = token {
-                req = req.insert_header((header::AUTHORIZATION, format!("Bearer {t}")));
-            }
-            test::call_service(&app, req.to_request())
-        };
-        let employee = token_for(&login, "emp", SysLevel::Other);
-        let sub = token_for(&login, "sub", SysLevel::SubAdmin);
-
-        let res = call(Method::GET, "/admin", None).await;
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-        let body: serde_json::Value = serde_json::from_slice(&test::read_body(res).await).unwrap();
-        assert_eq!(body["error"], "unauthenticated");
-        let res = call(Method::GET, "/admin", Some(employee.clone())).await;
-        assert_eq!(res.status(), StatusCode::FORBIDDEN);
-        let body: serde_json::Value = serde_json::from_slice(&test::read_body(res).await).unwrap();
-        assert_eq!(body["error"], "forbidden");
-        let res = call(Method::GET, "/admin", Some(sub.clone())).await;
-        assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(test::read_body(res).await, "sub");
-        assert_eq!(
-            call(Method::OPTIONS, "/admin/x", None).await.status(),
-            StatusCode::NO_CONTENT
-        );
-        assert_eq!(
-            call(Method::GET, "/super", Some(sub)).await.status(),
-            StatusCode::FORBIDDEN
-        );
-        let root = token_for(&login, "root", SysLevel::SuperAdmin);
-        assert_eq!(
-            call(Method::GET, "/super", Some(root)).await.status(),
-            StatusCode::OK
-        );
-    }
-
-    #[actix_web::test]
-    async fn without_a_dingtalk_login_it_answers_500() {
-        let app = test::init_service(
-            App::new().service(
-                web::scope("/admin")
-                    .wrap(RequireSysLevel::admin())
-                    .route("", web::get().to(HttpResponse::Ok)),
-            ),
-        )
-        .await;
-        let res =
-            test::call_service(&app, test::TestRequest::get().uri("/admin").to_request()).await;
-        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

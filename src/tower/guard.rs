@@ -3,18 +3,18 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Method, Request, Response};
+use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{error_response, ResponseFuture, SessionOutcome, MISSING_SESSION_LAYER};
-use crate::error::Error;
+use super::{into_response, Attached, Head, ResponseFuture};
 use crate::guard::SysLevelPolicy;
+use crate::web;
 
 /// Applies [`RequireSysLevel`]: only sessions passing a [`SysLevelPolicy`] get through.
 ///
 /// Put it on axum's `route_layer` (not `layer`), so an unknown path still answers 404, and
-/// behind a [`SessionLayer`](super::SessionLayer).
+/// behind a [`DingTalkLoginLayer`](super::DingTalkLoginLayer).
 ///
 /// ```
 /// use dingtalk_login::guard::{SysLevel, SysLevelPolicy};
@@ -36,16 +36,6 @@ impl RequireSysLevelLayer {
             policy: Arc::new(policy),
         }
     }
-
-    /// Super admins and sub admins (`sys_level` 1 or 2).
-    pub fn admin() -> Self {
-        Self::new(SysLevelPolicy::admin())
-    }
-
-    /// Super admins only (`sys_level` 1).
-    pub fn super_admin() -> Self {
-        Self::new(SysLevelPolicy::super_admin())
-    }
 }
 
 impl<S> Layer<S> for RequireSysLevelLayer {
@@ -60,9 +50,11 @@ impl<S> Layer<S> for RequireSysLevelLayer {
 }
 
 /// Answers 401 `unauthenticated` without a valid session, 403 `forbidden` when the session
-/// fails the policy, and 500 `internal_error` when no [`SessionLayer`](super::SessionLayer)
-/// ran before it; passes the request on otherwise. `OPTIONS` always passes (a CORS preflight
-/// carries no credentials and is never answered 401).
+/// fails the policy, and 500 `internal_error` when no
+/// [`DingTalkLoginLayer`](super::DingTalkLoginLayer) ran before it; passes the request on
+/// otherwise. A CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`)
+/// is answered 204 without calling the inner service; any other `OPTIONS` is authorized like
+/// every method.
 #[derive(Debug, Clone)]
 pub struct RequireSysLevel<S> {
     inner: S,
@@ -77,29 +69,17 @@ impl RequireSysLevel<()> {
     /// # let _ = layer;
     /// ```
     pub fn admin() -> RequireSysLevelLayer {
-        RequireSysLevelLayer::admin()
+        RequireSysLevelLayer::new(SysLevelPolicy::admin())
     }
 
     /// A layer letting through super admins only (`sys_level` 1).
+    ///
+    /// ```
+    /// let layer = dingtalk_login::tower::RequireSysLevel::super_admin();
+    /// # let _ = layer;
+    /// ```
     pub fn super_admin() -> RequireSysLevelLayer {
-        RequireSysLevelLayer::super_admin()
-    }
-
-    /// A layer letting through the sessions that pass `policy`.
-    pub fn policy(policy: SysLevelPolicy) -> RequireSysLevelLayer {
-        RequireSysLevelLayer::new(policy)
-    }
-}
-
-impl<S> RequireSysLevel<S> {
-    /// Wraps `inner`.
-    pub fn new(inner: S, policy: SysLevelPolicy) -> Self {
-        RequireSysLevelLayer::new(policy).layer(inner)
-    }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
+        RequireSysLevelLayer::new(SysLevelPolicy::super_admin())
     }
 }
 
@@ -117,23 +97,13 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let refusal = if req.method() == Method::OPTIONS {
-            None
-        } else {
-            match req.extensions().get::<SessionOutcome>() {
-                None => Some(Error::Internal(MISSING_SESSION_LAYER)),
-                Some(SessionOutcome::Rejected(e)) => Some(e.clone()),
-                Some(SessionOutcome::Authenticated(claims)) if claims.satisfies(&self.policy) => {
-                    None
-                }
-                Some(SessionOutcome::Authenticated(_)) => Some(Error::Forbidden),
-            }
-        };
-        match refusal {
-            Some(e) => ResponseFuture::ready(error_response(&e)),
+        let session = req.extensions().get::<Attached>().map(|a| &a.0);
+        let decision = web::gate(&Head::of(&req), &self.policy, session);
+        match decision {
             // Called synchronously: the service that was polled ready is the one called, so no
             // clone + `mem::replace` is needed.
-            None => ResponseFuture::inner(self.inner.call(req)),
+            Ok(()) => ResponseFuture::inner(self.inner.call(req)),
+            Err(reply) => ResponseFuture::ready(into_response(reply)),
         }
     }
 }

@@ -1,25 +1,21 @@
-//! tower `Layer`/`Service` pairs: the login routes, the session check and the `sys_level`
-//! guard (cargo feature `tower`).
+//! tower `Layer`/`Service` pairs (cargo feature `tower`): the login layer and the `sys_level`
+//! guard.
 //!
 //! | layer | service | does |
 //! |---|---|---|
-//! | [`DingTalkLoginLayer`] | [`DingTalkLoginService`] | answers the login, state and logout routes of [`LoginRoutes`](crate::web::LoginRoutes); passes everything else through |
-//! | [`SessionLayer`] | [`Session`] | verifies `Authorization: Bearer` (wins) or the session cookie and stores a [`SessionOutcome`] in the request extensions |
-//! | [`RequireSysLevelLayer`] | [`RequireSysLevel`] | answers 401 `unauthenticated` / 403 `forbidden` unless the session passes a [`SysLevelPolicy`](crate::guard::SysLevelPolicy); lets `OPTIONS` through |
+//! | [`DingTalkLoginLayer`] | [`DingTalkLoginService`] | answers the crate's routes (see [`LoginRoutes`](crate::web::LoginRoutes)); for every other request, checks the session (`Authorization: Bearer`, else the session cookie) for the guards and extractors behind it |
+//! | [`RequireSysLevelLayer`] | [`RequireSysLevel`] | answers 401 `unauthenticated` / 403 `forbidden` unless the session passes a [`SysLevelPolicy`](crate::guard::SysLevelPolicy); answers a CORS preflight itself |
 //!
-//! The pieces need only `tower-service`, `tower-layer` and `http`: they are generic over the
-//! request body (any [`http_body::Body`]) and the response body (anything `From<String>`, such
-//! as axum's `Body` or `http_body_util::Full<Bytes>`). Authentication failures are responses,
-//! never `Err`: every service keeps its inner service's error type, so axum's `Infallible`
-//! services and outer trace or CORS layers keep working. Every error becomes a response in one
-//! place, [`error_response`].
-//!
-//! Cookies go through [tower-cookies](tower_cookies) when a `CookieManagerLayer` runs in front
-//! of the login layer (so handlers see them in `Cookies`); without one, the login layer writes
-//! the `Set-Cookie` headers itself. Either way works; neither panics.
+//! Both are thin: the routes, the answers, the authorization decision and the error mapping
+//! live in the framework-free core, which the actix adapter shares. They need only
+//! `tower-service`, `tower-layer` and `http`, are generic over the request body (any
+//! [`http_body::Body`]) and the response body (anything `From<String>`, such as axum's `Body`),
+//! and never fail: a refusal is a response, so axum's `Infallible` services and outer trace or
+//! CORS layers keep working. No cookie middleware is needed: the layer writes its own
+//! `Set-Cookie` headers.
 //!
 //! ```
-//! use dingtalk_login::tower::{DingTalkLoginLayer, RequireSysLevel, SessionLayer};
+//! use dingtalk_login::tower::{DingTalkLoginLayer, RequireSysLevel};
 //! use dingtalk_login::DingTalkLogin;
 //! use tower_layer::Layer;
 //!
@@ -30,96 +26,76 @@
 //!     .session_secret("a session key of at least 32 bytes!")
 //!     .build()
 //!     .unwrap();
-//! // Outermost first: the login routes, then the session check, then a guard.
-//! let service = DingTalkLoginLayer::new(login.clone())
-//!     .layer(SessionLayer::new(login).layer(RequireSysLevel::admin().layer(app)));
+//! // Outermost first: the login layer, then a guard.
+//! let service = DingTalkLoginLayer::new(login).layer(RequireSysLevel::admin().layer(app));
 //! # let _ = service;
 //! # }
 //! ```
 
 mod future;
 mod guard;
-mod login;
-mod session;
+mod service;
 
-use http::header::{self, HeaderMap, HeaderValue};
-use http::{Response, StatusCode, Uri};
+use std::net::IpAddr;
 
-use crate::error::Error;
-use crate::web::{self, RequestParts};
+use http::header::{HeaderName, HeaderValue};
+use http::{Extensions, HeaderMap, Method, Response, Uri};
+
+use crate::web::{Reply, RequestHead, SessionOutcome};
 
 pub use future::ResponseFuture;
 pub use guard::{RequireSysLevel, RequireSysLevelLayer};
-pub use login::{DingTalkLoginLayer, DingTalkLoginService};
-pub use session::{Session, SessionLayer, SessionOutcome};
+pub use service::{DingTalkLoginLayer, DingTalkLoginService};
 
-/// What a guard or an extractor answers when no [`SessionLayer`] ran before it.
-pub(crate) const MISSING_SESSION_LAYER: &str =
-    "Can't extract CurrentUser. Is the session layer installed?";
+/// The session outcome the login service attaches to each request it passes on.
+#[derive(Clone)]
+pub(crate) struct Attached(pub(crate) SessionOutcome);
 
-/// The one mapping from [`Error`] to an HTTP response: the error's status, its JSON body
-/// `{"error": .., "message": ..}`, `Content-Type: application/json`, `Retry-After` when the
-/// upstream said when to try again, and `WWW-Authenticate: Bearer` on `unauthenticated`.
-///
-/// Server-side failures (5xx) are logged at `warn` with the upstream detail the body leaves
-/// out; the others at `debug`.
-///
-/// ```
-/// use dingtalk_login::{tower::error_response, Error};
-///
-/// let res: http::Response<String> = error_response(&Error::Forbidden);
-/// assert_eq!(res.status(), 403);
-/// assert_eq!(res.headers()["content-type"], "application/json");
-/// let body: serde_json::Value = serde_json::from_str(res.body()).unwrap();
-/// assert_eq!(body["error"], "forbidden");
-/// ```
-pub fn error_response<B: From<String>>(error: &Error) -> Response<B> {
-    let status = error.status();
-    if status.is_server_error() {
-        tracing::warn!(code = error.code(), error = %error, "dingtalk-login request failed");
-    } else {
-        tracing::debug!(code = error.code(), error = %error, "dingtalk-login request refused");
-    }
-    let mut res = json_response(status, &error.body());
+/// A `Reply` as an `http` response.
+pub(crate) fn into_response<B: From<String>>(reply: Reply) -> Response<B> {
+    let mut res = Response::new(B::from(reply.body));
+    *res.status_mut() = reply.status;
     let headers = res.headers_mut();
-    if let Some(after) = error.retry_after_secs() {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(after));
-    }
-    if matches!(error, Error::Unauthenticated(_)) {
-        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    for (name, value) in reply.headers {
+        match HeaderValue::try_from(value) {
+            Ok(value) => {
+                headers.append(HeaderName::from_static(name), value);
+            }
+            Err(_) => tracing::warn!(header = name, "header not set: not a valid header value"),
+        }
     }
     res
 }
 
-/// A JSON response that no cache keeps (login answers carry a session token).
-pub(crate) fn json_response<B: From<String>>(
-    status: StatusCode,
-    body: &serde_json::Value,
-) -> Response<B> {
-    let mut res = Response::new(B::from(body.to_string()));
-    *res.status_mut() = status;
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
-}
-
-/// A request's URI and headers, read through [`RequestParts`].
+/// A request head, read through the core's view.
 pub(crate) struct Head<'a> {
+    method: &'a Method,
     uri: &'a Uri,
     headers: &'a HeaderMap,
+    extensions: &'a Extensions,
 }
 
 impl<'a> Head<'a> {
-    pub(crate) fn new(uri: &'a Uri, headers: &'a HeaderMap) -> Self {
-        Self { uri, headers }
+    pub(crate) fn of<B>(req: &'a http::Request<B>) -> Self {
+        Self {
+            method: req.method(),
+            uri: req.uri(),
+            headers: req.headers(),
+            extensions: req.extensions(),
+        }
+    }
+
+    pub(crate) fn of_parts(parts: &'a http::request::Parts) -> Self {
+        Self {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            extensions: &parts.extensions,
+        }
     }
 }
 
-impl RequestParts for Head<'_> {
+impl RequestHead for Head<'_> {
     fn header(&self, name: &str) -> Option<&str> {
         match self.headers.get(name).and_then(|v| v.to_str().ok()) {
             Some(value) => Some(value),
@@ -130,17 +106,40 @@ impl RequestParts for Head<'_> {
         }
     }
 
+    fn cookie_headers(&self) -> impl Iterator<Item = &str> {
+        self.headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+    }
+
+    fn method(&self) -> &str {
+        self.method.as_str()
+    }
+
     fn scheme(&self) -> Option<&str> {
         self.uri.scheme_str()
     }
 
-    // HTTP/2 may split cookies over several `Cookie` headers.
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|h| web::cookie_value(h, name))
+    fn query(&self) -> Option<&str> {
+        self.uri.query()
+    }
+
+    fn path_and_query(&self) -> &str {
+        self.uri.path_and_query().map_or("/", |pq| pq.as_str())
+    }
+
+    fn peer_ip(&self) -> Option<IpAddr> {
+        #[cfg(feature = "axum")]
+        if let Some(info) = self
+            .extensions
+            .get::<::axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        {
+            return Some(info.0.ip());
+        }
+        self.extensions
+            .get::<std::net::SocketAddr>()
+            .map(std::net::SocketAddr::ip)
     }
 }
 

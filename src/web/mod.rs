@@ -1,0 +1,386 @@
+//! The crate's HTTP contract, framework-free: which routes exist, how each one answers, the
+//! one authorization decision, the one error answer, and the cookies.
+//!
+//! The tower service and the actix routes only translate: they read the body under
+//! [`MAX_BODY_BYTES`], hand the request head to this module, and turn the [`Reply`] it returns
+//! into their response type. A route is added here, once, and both frameworks serve it.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /auth/dingtalk` (JSON `{"code"}`, form `code=`, or header `X-DingTalk-Code`, which wins) | 200 `{token, token_type, expires_at, user}` + session cookie |
+//! | `GET /auth/dingtalk?code&state` | the same, when `state` equals the `dingtalk_state` cookie |
+//! | `GET /auth/dingtalk/state` | 200 `{state}` + the `dingtalk_state` cookie |
+//! | `POST /auth/logout` | 204; the session is revoked and its cookie cleared |
+//!
+//! Paths and allowed origins come from [`LoginRoutes`].
+
+mod authorize;
+mod cookies;
+mod head;
+mod reply;
+
+use std::future::Future;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::code::AuthCode;
+use crate::error::Error;
+use crate::login::{DingTalkLogin, Login};
+
+pub(crate) use authorize::{authorize, gate, SessionOutcome, MISSING_SESSION};
+pub(crate) use head::{session_token, RequestHead};
+pub(crate) use reply::Reply;
+
+/// The largest request body the login routes read, in bytes. A code is at most 128 bytes;
+/// anything much larger is not a login, and is refused before it is read in full.
+pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The header a client may carry the code in; it wins over a body code.
+pub(crate) const CODE_HEADER: &str = "x-dingtalk-code";
+
+/// Where the login routes live and which origins may POST to them.
+///
+/// ```
+/// use dingtalk_login::web::LoginRoutes;
+///
+/// let routes = LoginRoutes::default()
+///     .login_path_at("/api/login")
+///     .allowed_origins(["https://app.example.com/"]);
+/// # let _ = routes;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRoutes {
+    login: String,
+    state: String,
+    logout: String,
+    allowed_origins: Option<Vec<String>>,
+    #[cfg(feature = "testing")]
+    echo: Option<String>,
+}
+
+impl Default for LoginRoutes {
+    fn default() -> Self {
+        Self {
+            login: "/auth/dingtalk".into(),
+            state: "/auth/dingtalk/state".into(),
+            logout: "/auth/logout".into(),
+            allowed_origins: None,
+            #[cfg(feature = "testing")]
+            echo: None,
+        }
+    }
+}
+
+impl LoginRoutes {
+    /// The login path (POST, and GET for the redirect login). Default `/auth/dingtalk`.
+    pub fn login_path_at(mut self, path: impl Into<String>) -> Self {
+        self.login = path.into();
+        self
+    }
+
+    /// The state path (GET). Default `/auth/dingtalk/state`.
+    pub fn state_path_at(mut self, path: impl Into<String>) -> Self {
+        self.state = path.into();
+        self
+    }
+
+    /// The logout path (POST). Default `/auth/logout`.
+    pub fn logout_path_at(mut self, path: impl Into<String>) -> Self {
+        self.logout = path.into();
+        self
+    }
+
+    /// Origins allowed to POST login and logout, replacing the default (the request's own
+    /// origin). Matched exactly, ignoring case; a trailing `/` is tolerated.
+    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_origins = Some(
+            origins
+                .into_iter()
+                .map(|o| o.into().trim_end_matches('/').to_owned())
+                .collect(),
+        );
+        self
+    }
+
+    /// Serves `GET {path}` answering `{"route":"echo","method","query"}`: a route that exists
+    /// only to show that a route added to the core is served by every adapter.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn test_echo_at(mut self, path: impl Into<String>) -> Self {
+        self.echo = Some(path.into());
+        self
+    }
+
+    /// The route a request is for, if the crate answers it.
+    pub(crate) fn recognize(&self, method: &str, path: &str) -> Option<Route> {
+        self.table()
+            .into_iter()
+            .find(|(m, p, _)| *m == method && *p == path)
+            .map(|(_, _, route)| route)
+    }
+
+    /// Every route the crate answers: (method, path, route). The actix adapter registers each
+    /// one; the tower service matches requests against them with [`recognize`](Self::recognize).
+    pub(crate) fn table(&self) -> Vec<(&'static str, &str, Route)> {
+        #[allow(unused_mut)]
+        let mut table = vec![
+            ("POST", self.login.as_str(), Route::Login),
+            ("GET", self.login.as_str(), Route::RedirectLogin),
+            ("GET", self.state.as_str(), Route::State),
+            ("POST", self.logout.as_str(), Route::Logout),
+        ];
+        #[cfg(feature = "testing")]
+        if let Some(echo) = &self.echo {
+            table.push(("GET", echo.as_str(), Route::Echo));
+        }
+        table
+    }
+
+    /// Refuses a POST whose `Origin` is not allowed ([`Error::CrossSiteRequest`]).
+    ///
+    /// No `Origin` is allowed (non-browser clients send none; browsers always send one on a
+    /// cross-site POST). `Origin: null` is foreign. The default allowed origin is the request's
+    /// own: its scheme (`X-Forwarded-Proto`, else the URI's, else `http`) and `Host`.
+    pub(crate) fn check_origin(&self, req: &impl RequestHead) -> Result<(), Error> {
+        let Some(origin) = req.header("origin") else {
+            return Ok(());
+        };
+        let origin = origin.trim().trim_end_matches('/');
+        let allowed = match &self.allowed_origins {
+            Some(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+            None => own_origin(req).is_some_and(|own| own.eq_ignore_ascii_case(origin)),
+        };
+        if allowed && origin != "null" {
+            Ok(())
+        } else {
+            Err(Error::CrossSiteRequest)
+        }
+    }
+}
+
+fn own_origin(req: &impl RequestHead) -> Option<String> {
+    let host = req.header("host")?.trim();
+    let scheme = req
+        .header("x-forwarded-proto")
+        .map(|p| p.split(',').next().unwrap_or(p).trim())
+        .or(req.scheme())
+        .unwrap_or("http");
+    Some(format!("{scheme}://{host}"))
+}
+
+/// A route the crate answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    Login,
+    RedirectLogin,
+    State,
+    Logout,
+    #[cfg(feature = "testing")]
+    Echo,
+}
+
+/// Answers `route` for the request `head`. `body` reads the request body under
+/// [`MAX_BODY_BYTES`]; it is awaited only by a route that needs the body, and only after the
+/// checks that must come first (a cross-site login must not spend its code).
+pub(crate) async fn answer<H, B>(
+    login: &DingTalkLogin,
+    routes: &LoginRoutes,
+    route: Route,
+    head: &H,
+    body: B,
+) -> Reply
+where
+    H: RequestHead,
+    B: Future<Output = Result<Bytes, Error>>,
+{
+    let answered = match route {
+        Route::Login => post_login(login, routes, head, body).await,
+        Route::RedirectLogin => redirect_login(login, head).await,
+        Route::State => Ok(state(login)),
+        Route::Logout => return logout(login, routes, head).await,
+        #[cfg(feature = "testing")]
+        Route::Echo => Ok(Reply::json(
+            StatusCode::OK,
+            &json!({ "route": "echo", "method": head.method(), "query": head.query() }),
+        )),
+    };
+    answered.unwrap_or_else(|e| Reply::error(&e))
+}
+
+async fn post_login<B>(
+    login: &DingTalkLogin,
+    routes: &LoginRoutes,
+    head: &impl RequestHead,
+    body: B,
+) -> Result<Reply, Error>
+where
+    B: Future<Output = Result<Bytes, Error>>,
+{
+    // Before the body is read: a cross-site POST must not spend the code.
+    routes.check_origin(head)?;
+    let code = if let Some(code) = head.header(CODE_HEADER) {
+        // The header wins; the body need not be read at all.
+        AuthCode::parse(code.trim())?
+    } else {
+        code_from_body(head, &body.await?)?
+    };
+    let session = login.login(&code).await?;
+    Ok(logged_in(login, session))
+}
+
+/// The code of a login POST body: a form when it says so, else JSON.
+fn code_from_body(head: &impl RequestHead, body: &[u8]) -> Result<AuthCode, Error> {
+    let form = head.header("content-type").is_some_and(|ct| {
+        ct.trim()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    if form {
+        AuthCode::from_form(body)
+    } else {
+        AuthCode::from_json_body(body)
+    }
+}
+
+async fn redirect_login(login: &DingTalkLogin, head: &impl RequestHead) -> Result<Reply, Error> {
+    let query = head.query().unwrap_or("");
+    // The state first, so a forged request spends no code.
+    let state = crate::code::form_value(query.as_bytes(), "state");
+    let cookie = head.cookie(cookies::STATE_COOKIE);
+    let matches = match (state, cookie) {
+        (Some(s), Some(c)) if !s.is_empty() => s.as_bytes().ct_eq(c.as_bytes()).into(),
+        _ => false,
+    };
+    if !matches {
+        return Err(Error::InvalidState);
+    }
+    let code = AuthCode::from_form(query.as_bytes())?;
+    let session = login.login(&code).await?;
+    // The state is single use, like the code it protected.
+    Ok(logged_in(login, session).with_cookie(cookies::clear_state(
+        login.cookie_settings(),
+        cookies::STATE_COOKIE,
+    )))
+}
+
+/// 200 with the login JSON and the session cookie, living as long as the token.
+fn logged_in(login: &DingTalkLogin, session: Login) -> Reply {
+    let lifetime = session.expires_at.saturating_sub(session.claims.iat).max(0) as u64;
+    Reply::json(StatusCode::OK, &session.to_json()).with_cookie(cookies::session(
+        login.cookie_settings(),
+        session.token,
+        std::time::Duration::from_secs(lifetime),
+    ))
+}
+
+fn state(login: &DingTalkLogin) -> Reply {
+    let state = new_state();
+    let cookie = cookies::state(
+        login.cookie_settings(),
+        cookies::STATE_COOKIE,
+        state.clone(),
+    );
+    Reply::json(StatusCode::OK, &json!({ "state": state })).with_cookie(cookie)
+}
+
+/// A fresh random `state`: 32 URL-safe characters (192 bits).
+fn new_state() -> String {
+    use base64::Engine;
+    use rand::Rng;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::rng().random::<[u8; 24]>())
+}
+
+async fn logout(login: &DingTalkLogin, routes: &LoginRoutes, head: &impl RequestHead) -> Reply {
+    let claims = match routes
+        .check_origin(head)
+        .and_then(|()| session_token(head, &login.cookie_settings().name))
+        .and_then(|token| login.verify_shared(&token))
+    {
+        Ok(claims) => claims,
+        Err(e) => return Reply::error(&e),
+    };
+    let clear = cookies::clear_session(login.cookie_settings());
+    match login.logout(&claims).await {
+        Ok(()) => {
+            tracing::info!(userid = %claims.sub, "dingtalk logout");
+            Reply::empty(StatusCode::NO_CONTENT).with_cookie(clear)
+        }
+        // Revoked here already, but other instances may not know yet: say so, and still clear
+        // the cookie (a retry would meet an already-revoked session).
+        Err(e @ Error::StoreUnavailable(_)) => Reply::error(&e).with_cookie(clear),
+        Err(e) => Reply::error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head::tests::head;
+    use super::*;
+
+    #[test]
+    fn origin_rules() {
+        let routes = LoginRoutes::default();
+        assert!(routes.check_origin(&head(&[("host", "a.test")])).is_ok());
+        assert!(routes
+            .check_origin(&head(&[("host", "a.test"), ("origin", "http://a.test")]))
+            .is_ok());
+        assert!(routes
+            .check_origin(&head(&[("host", "a.test"), ("origin", "https://a.test")]))
+            .is_err());
+        assert!(routes
+            .check_origin(&head(&[
+                ("host", "a.test"),
+                ("origin", "https://a.test"),
+                ("x-forwarded-proto", "https")
+            ]))
+            .is_ok());
+        assert!(routes
+            .check_origin(&head(&[("host", "a.test"), ("origin", "null")]))
+            .is_err());
+        let listed = LoginRoutes::default().allowed_origins(["https://app.test/"]);
+        assert!(listed
+            .check_origin(&head(&[("host", "a.test"), ("origin", "https://app.test")]))
+            .is_ok());
+        assert!(listed
+            .check_origin(&head(&[("origin", "https://app.test.evil")]))
+            .is_err());
+    }
+
+    #[test]
+    fn routes_are_recognized_by_method_and_path() {
+        let routes = LoginRoutes::default();
+        assert_eq!(
+            routes.recognize("POST", "/auth/dingtalk"),
+            Some(Route::Login)
+        );
+        assert_eq!(
+            routes.recognize("GET", "/auth/dingtalk"),
+            Some(Route::RedirectLogin)
+        );
+        assert_eq!(routes.recognize("PUT", "/auth/dingtalk"), None);
+        assert_eq!(routes.recognize("GET", "/auth/logout"), None);
+    }
+
+    #[test]
+    fn form_and_json_bodies() {
+        let form = head(&[(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )]);
+        assert_eq!(code_from_body(&form, b"code=abc").unwrap().as_str(), "abc");
+        let json = head(&[("content-type", "application/json")]);
+        assert_eq!(
+            code_from_body(&json, br#"{"code":"xyz"}"#)
+                .unwrap()
+                .as_str(),
+            "xyz"
+        );
+    }
+}
