@@ -11,7 +11,7 @@
 //! | `GET /healthz` | anyone |
 //! | `POST /auth/dingtalk`, `GET /auth/dingtalk?code&state`, `GET /auth/dingtalk/state` | anyone |
 //! | `GET /me`, `POST /auth/logout` | a session |
-//! | `GET /admin`, `GET /admin/users/by-mobile/{mobile}`, `GET /admin/accounts/{account_id}`, `GET /admin/employees/{userid}` | `sys_level` 1 or 2 |
+//! | `GET /admin`, `GET /admin/users/by-mobile/{mobile}`, `GET /admin/accounts/{account_id}`, `GET /admin/employees/{userid}`, `ANY /admin/echo` | `sys_level` 1 or 2 |
 //! | `GET /admin/super` | `sys_level` 1 |
 //!
 //! The environment is described in `examples/support/mod.rs`. Tests include this file with
@@ -67,6 +67,11 @@ pub fn configure(
                 web::resource("/admin/employees/{userid}")
                     .wrap(RequireSysLevel::admin())
                     .route(web::get().to(employee)),
+            )
+            .service(
+                web::resource("/admin/echo")
+                    .wrap(RequireSysLevel::admin())
+                    .route(web::route().to(echo)),
             );
     })
 }
@@ -83,6 +88,11 @@ async fn admin(RequireAdmin(user): RequireAdmin) -> HttpResponse {
 async fn super_admin(RequireSuperAdmin(user): RequireSuperAdmin) -> HttpResponse {
     HttpResponse::Ok()
         .json(json!({ "area": "super_admin", "userid": user.sub, "sys_level": user.sys_level }))
+}
+
+/// Any method: shows that the guard authorizes every method, `OPTIONS` included.
+async fn echo(req: actix_web::HttpRequest) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "handler": "echo", "method": req.method().as_str() }))
 }
 
 // The directory lookups; the resource's middleware already required an admin.

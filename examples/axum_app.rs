@@ -10,7 +10,7 @@
 //! | `GET /healthz` | anyone |
 //! | `POST /auth/dingtalk`, `GET /auth/dingtalk?code&state`, `GET /auth/dingtalk/state` | anyone |
 //! | `GET /me`, `POST /auth/logout` | a session |
-//! | `GET /admin`, `GET /admin/users/by-mobile/{mobile}`, `GET /admin/accounts/{account_id}`, `GET /admin/employees/{userid}` | `sys_level` 1 or 2 |
+//! | `GET /admin`, `GET /admin/users/by-mobile/{mobile}`, `GET /admin/accounts/{account_id}`, `GET /admin/employees/{userid}`, `ANY /admin/echo` | `sys_level` 1 or 2 |
 //! | `GET /admin/super` | `sys_level` 1 |
 //!
 //! The environment is described in `examples/support/mod.rs`. Tests include this file with
@@ -23,8 +23,9 @@ pub use support::AppEnv;
 use std::process::ExitCode;
 
 use axum::extract::Path;
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Extension, Json, Router};
 use dingtalk_login::axum::{CurrentUser, RequireAdmin, RequireSuperAdmin};
 use dingtalk_login::tower::{DingTalkLoginLayer, RequireSysLevel};
@@ -54,6 +55,7 @@ pub fn router_with(env: &AppEnv, extra: Router) -> Result<Router, String> {
         .route("/admin/users/by-mobile/{mobile}", get(by_mobile))
         .route("/admin/accounts/{account_id}", get(account))
         .route("/admin/employees/{userid}", get(employee))
+        .route("/admin/echo", any(echo))
         .route_layer(RequireSysLevel::admin());
     let super_admin = Router::new()
         .route("/admin/super", get(super_admin))
@@ -78,6 +80,11 @@ async fn admin(RequireAdmin(user): RequireAdmin) -> Json<Value> {
 
 async fn super_admin(RequireSuperAdmin(user): RequireSuperAdmin) -> Json<Value> {
     Json(json!({ "area": "super_admin", "userid": user.sub, "sys_level": user.sys_level }))
+}
+
+/// Any method: shows that the guard authorizes every method, `OPTIONS` included.
+async fn echo(method: Method) -> Json<Value> {
+    Json(json!({ "handler": "echo", "method": method.as_str() }))
 }
 
 // The directory lookups; the route layer already required an admin.

@@ -51,6 +51,8 @@ macro_rules! contract_tests {
             logout_revokes_and_clears_cookie,
             logout_without_session,
             options_is_never_401,
+            options_on_an_any_method_admin_route_is_authorized,
+            www_authenticate_tells_login_from_login_again,
             directory_routes_not_configured,
             directory_routes_configured { "DIRECTORY" = "fake" },
             upstream_busy,
@@ -829,6 +831,73 @@ pub async fn options_is_never_401(base: &str, _fake: &FakeDingTalk) {
         assert_ne!(res.status(), 401, "OPTIONS {path}");
         assert_ne!(res.status(), 403, "OPTIONS {path}");
     }
+}
+
+/// `ANY /admin/echo`: every method is authorized, `OPTIONS` included; only a real CORS
+/// preflight passes without a session, and it never reaches the handler.
+pub async fn options_on_an_any_method_admin_route_is_authorized(base: &str, fake: &FakeDingTalk) {
+    let url = format!("{base}/admin/echo");
+    let res = send(client().request(Method::OPTIONS, &url)).await;
+    assert_error(res, 401, "unauthenticated").await;
+    let res = send(client().request(Method::DELETE, &url)).await;
+    assert_error(res, 401, "unauthenticated").await;
+    let res = send(
+        client()
+            .request(Method::OPTIONS, &url)
+            .header("Origin", "https://app.test")
+            .header("Access-Control-Request-Method", "DELETE"),
+    )
+    .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    assert!(
+        !res.text().await.unwrap().contains("echo"),
+        "the handler ran"
+    );
+    let (staff, _) = login(base, fake, "staff").await;
+    let res = send(
+        client()
+            .request(Method::OPTIONS, &url)
+            .header(AUTHORIZATION, bearer(&staff)),
+    )
+    .await;
+    assert_error(res, 403, "forbidden").await;
+    let (sub, _) = login(base, fake, "sub").await;
+    for method in [Method::OPTIONS, Method::GET, Method::PUT] {
+        let res = send(
+            client()
+                .request(method.clone(), &url)
+                .header(AUTHORIZATION, bearer(&sub)),
+        )
+        .await;
+        assert_eq!(
+            json_ok(res).await,
+            json!({ "handler": "echo", "method": method.as_str() })
+        );
+    }
+}
+
+/// RFC 6750: every 401 carries `WWW-Authenticate: Bearer`, with `error="invalid_token"` when a
+/// token was presented and refused.
+pub async fn www_authenticate_tells_login_from_login_again(base: &str, fake: &FakeDingTalk) {
+    let res = get_with(base, "/me", &[]).await;
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+    let (token, _) = login(base, fake, "staff").await;
+    let tampered = format!("{token}x");
+    for headers in [
+        vec![("authorization", bearer(&tampered))],
+        vec![("cookie", format!("dingtalk_session={tampered}"))],
+        vec![("authorization", "Basic abc".to_owned())],
+    ] {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = get_with(base, "/me", &headers).await;
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            r#"Bearer error="invalid_token""#
+        );
+        assert_error(res, 401, "unauthenticated").await;
+    }
+    let res = get_with(base, "/admin", &[]).await;
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
 }
 
 /// The directory routes without their environment: 503 `not_configured` for admins (the
