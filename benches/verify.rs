@@ -1,6 +1,6 @@
 //! Session verification: raw `jsonwebtoken::decode` (the reference) against ours, cold and warm.
 //!
-//! Targets (issue 7): cold ≤ 1.0 × raw, revocation check included; warm ≤ 0.2 × raw.
+//! Targets: cold ≤ 1.0 × raw, revocation check included; warm ≤ 0.2 × raw.
 //! Run: `cargo bench --bench verify`.
 
 use std::hint::black_box;

@@ -141,7 +141,7 @@ async fn getbymobile_finds_the_user_and_the_exclusive_accounts_in_either_encodin
         vec!["zxxxx", "lixxxi"]
     );
 
-    // The seed's own shape: `"errcode":"0"` and the list as a JSON-encoded string.
+    // The documented shape: `"errcode":"0"` and the list as a JSON-encoded string.
     fake.set_quirks(Quirks {
         numbers_as_strings: true,
         lists_as_strings: true,

@@ -40,7 +40,7 @@ impl fmt::Debug for DingTalkClient {
 /// ```
 /// use dingtalk_login::dingtalk::MobileLookup;
 ///
-/// // The seed shows the list as a JSON-encoded string; an array works too.
+/// // DingTalk may send the list as a JSON-encoded string; an array works too.
 /// let a: MobileLookup = serde_json::from_str(
 ///     r#"{"userid":"zhangsan","exclusive_account_userid_list":"[\"zxxxx\",\"lixxxi\"]"}"#,
 /// ).unwrap();

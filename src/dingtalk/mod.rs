@@ -17,5 +17,5 @@ pub use wire::DingTalkUser;
 
 /// DingTalk's OAPI host for mainland China (the default).
 pub const OAPI_CHINA: &str = "https://oapi.dingtalk.com";
-/// DingTalk's international OAPI host, as in the seeds' examples.
+/// DingTalk's international OAPI host, as in DingTalk's own examples.
 pub const OAPI_INTERNATIONAL: &str = "https://oapi.dingtalk.io";

@@ -58,7 +58,7 @@ pub struct FakeAccount {
     pub tenant_id: Option<i64>,
     /// `status`. Default `CREATED`.
     pub status: Option<String>,
-    /// `extra`, sent as given (the seed shows the string `"{}"`).
+    /// `extra`, sent as given (DingTalk's documentation shows the string `"{}"`).
     pub extra: Option<Value>,
 }
 

@@ -147,7 +147,7 @@ pub struct AccountUser {
     /// `avatar`: the avatar URL.
     #[serde(default)]
     pub avatar: Option<String>,
-    /// `extra`: extension data as sent (the seed shows a JSON-encoded string, `"{}"`).
+    /// `extra`: extension data as sent (DingTalk's documentation shows a JSON-encoded string, `"{}"`).
     #[serde(default)]
     pub extra: Option<serde_json::Value>,
 }

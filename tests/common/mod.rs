@@ -1,4 +1,4 @@
-//! The HTTP contract (issue 3) as plain async cases, shared by every adapter's test.
+//! The HTTP contract as plain async cases, shared by every adapter's test.
 //!
 //! Each case takes the base URL of an app serving the contract and the [`FakeDingTalk`] that
 //! app talks to. An adapter's test file provides `async fn start(vars) -> String` that starts
