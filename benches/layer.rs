@@ -37,7 +37,7 @@ fn layer(c: &mut Criterion) {
         sys: true,
         sys_level: SysLevel::SubAdmin,
     };
-    let (token, _) = login.sessions().issue(&user, Default::default()).unwrap();
+    let token = dingtalk_login::testing::mint_session(&login, &user);
     let bearer = format!("Bearer {token}");
     let request = || {
         Request::get("/admin")

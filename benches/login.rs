@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use dingtalk_login::code::AuthCode;
 use dingtalk_login::testing::{Endpoint, FakeDingTalk, FakeUser};
+use dingtalk_login::AuthCode;
 use dingtalk_login::DingTalkLogin;
 
 fn login(c: &mut Criterion) {

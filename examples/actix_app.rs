@@ -25,10 +25,8 @@ use std::process::ExitCode;
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{App, HttpResponse, HttpServer};
-use dingtalk_login::actix::{
-    routes, CurrentUser, RequireAdmin, RequireSuperAdmin, RequireSysLevel,
-};
-use dingtalk_login::Error;
+use dingtalk_login::actix::{routes, RequireSysLevel};
+use dingtalk_login::{CurrentUser, Error, RequireAdmin, RequireSuperAdmin};
 use serde_json::json;
 use support::{Directory, Me};
 

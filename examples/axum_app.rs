@@ -27,9 +27,9 @@ use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Extension, Json, Router};
-use dingtalk_login::axum::{CurrentUser, RequireAdmin, RequireSuperAdmin};
 use dingtalk_login::tower::{DingTalkLoginLayer, RequireSysLevel};
 use dingtalk_login::Error;
+use dingtalk_login::{CurrentUser, RequireAdmin, RequireSuperAdmin};
 use serde_json::{json, Value};
 use support::{Directory, Me};
 

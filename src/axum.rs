@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use axum::{routing::get, Json, Router};
-//! use dingtalk_login::axum::{CurrentUser, RequireAdmin};
+//! use dingtalk_login::{CurrentUser, RequireAdmin};
 //! use dingtalk_login::tower::{DingTalkLoginLayer, RequireSysLevel};
 //! use dingtalk_login::DingTalkLogin;
 //!

@@ -16,7 +16,7 @@ pub const MAX_CODE_LEN: usize = 128;
 /// Its `Debug` is redacted: a code is a one-time credential.
 ///
 /// ```
-/// use dingtalk_login::code::AuthCode;
+/// use dingtalk_login::AuthCode;
 ///
 /// let code = AuthCode::parse("bab02f63c1e030fbb").unwrap();
 /// assert_eq!(code.as_str(), "bab02f63c1e030fbb");
@@ -30,7 +30,7 @@ impl AuthCode {
     /// Validates `raw` as a login code.
     ///
     /// # Errors
-    /// [`Error::InvalidCode`] when `raw` is empty, longer than [`MAX_CODE_LEN`] bytes, or holds a
+    /// [`Error::InvalidCode`] when `raw` is empty, longer than `MAX_CODE_LEN` (128) bytes, or holds a
     /// character outside `[A-Za-z0-9_-]`.
     pub fn parse(raw: &str) -> Result<Self, Error> {
         if raw.is_empty() {
@@ -54,7 +54,7 @@ impl AuthCode {
     /// [`Error::MissingCode`], a non-string is [`Error::InvalidCode`].
     ///
     /// ```
-    /// use dingtalk_login::code::AuthCode;
+    /// use dingtalk_login::AuthCode;
     /// use serde_json::json;
     ///
     /// assert_eq!(AuthCode::from_json(None).unwrap_err().code(), "missing_code");
@@ -77,7 +77,7 @@ impl AuthCode {
     /// plain-text rejection).
     ///
     /// ```
-    /// use dingtalk_login::code::AuthCode;
+    /// use dingtalk_login::AuthCode;
     ///
     /// assert!(AuthCode::from_json_body(br#"{"code":"abc"}"#).is_ok());
     /// assert_eq!(AuthCode::from_json_body(b"").unwrap_err().code(), "missing_code");
@@ -99,7 +99,7 @@ impl AuthCode {
     /// A missing `code` is [`Error::MissingCode`].
     ///
     /// ```
-    /// use dingtalk_login::code::AuthCode;
+    /// use dingtalk_login::AuthCode;
     ///
     /// assert_eq!(AuthCode::from_form(b"code=abc&x=1").unwrap().as_str(), "abc");
     /// assert_eq!(AuthCode::from_form(b"x=1").unwrap_err().code(), "missing_code");

@@ -96,7 +96,7 @@ impl EmployeeClient {
     ///
     /// # Errors
     /// [`Error::UserNotFound`] for errcode 60111 or an impossible userid; the upstream errors
-    /// of [`crate::error`] otherwise.
+    /// of [`crate::Error`] otherwise.
     pub async fn get_user(&self, userid: &str) -> Result<EmployeeProfile, Error> {
         if userid.is_empty() || userid.len() > 64 {
             let mut detail = UpstreamDetail::api(API);

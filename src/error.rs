@@ -273,7 +273,7 @@ impl Error {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use dingtalk_login::error::{Error, Unavailable, UpstreamDetail};
+    /// use dingtalk_login::{Error, Unavailable, UpstreamDetail};
     ///
     /// let e = Error::UpstreamUnavailable {
     ///     reason: Unavailable::RateLimited,

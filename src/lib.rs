@@ -3,20 +3,25 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
-pub mod code;
-pub mod config;
+mod code;
+mod config;
 pub mod dingtalk;
-pub mod employee;
 pub mod enrich;
-pub mod error;
+mod error;
 pub mod guard;
-pub mod login;
+mod login;
 pub mod secret;
 pub mod session;
 pub mod store;
-pub mod top;
-pub mod user;
+mod user;
 pub mod web;
+
+#[cfg(feature = "directory")]
+#[cfg_attr(docsrs, doc(cfg(feature = "directory")))]
+pub mod employee;
+#[cfg(feature = "directory")]
+#[cfg_attr(docsrs, doc(cfg(feature = "directory")))]
+pub mod top;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -26,9 +31,9 @@ pub mod testing;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
+// Only trait implementations (extractors, `IntoResponse`): nothing to name.
 #[cfg(feature = "axum")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub mod axum;
+mod axum;
 
 #[cfg(feature = "actix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
@@ -37,5 +42,8 @@ pub mod actix;
 /// A boxed, `Send` future: what the crate's async traits return so they stay object-safe.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
-pub use error::{ConfigError, Error};
+pub use code::AuthCode;
+pub use config::ConfigBuilder;
+pub use error::{ConfigError, Error, SessionRejection, Unavailable, UpstreamDetail};
 pub use login::{DingTalkLogin, Login};
+pub use user::{CurrentUser, RequireAdmin, RequirePolicy, RequireSuperAdmin};

@@ -22,7 +22,7 @@ use crate::store::ReplayGuard;
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use dingtalk_login::{code::AuthCode, DingTalkLogin};
+/// use dingtalk_login::{AuthCode, DingTalkLogin};
 ///
 /// let login = DingTalkLogin::builder()
 ///     .app_key("dingxxxxxxxx")
@@ -144,14 +144,11 @@ impl DingTalkLogin {
         })
     }
 
-    /// Verifies a session token (signature, algorithm, `exp`, `iss`/`aud`, revocation).
-    pub fn verify(&self, token: &str) -> Result<Claims, Error> {
+    /// Verifies a session token (signature, algorithm, `exp`, `iss`/`aud`, revocation). The
+    /// claims are shared, not copied: this runs on every request, and a token seen before is
+    /// answered from a cache of verified tokens (expiry and revocation are still checked).
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, Error> {
         self.inner.sessions.verify(token)
-    }
-
-    /// [`verify`](Self::verify) returning shared claims (no copy): the per-request path.
-    pub fn verify_shared(&self, token: &str) -> Result<Arc<Claims>, Error> {
-        self.inner.sessions.verify_shared(token)
     }
 
     /// Logs a session out: its `jti` is refused until its `exp`.
@@ -169,12 +166,12 @@ impl DingTalkLogin {
     }
 
     /// The session codec.
-    pub fn sessions(&self) -> &SessionCodec {
+    pub(crate) fn sessions(&self) -> &SessionCodec {
         &self.inner.sessions
     }
 
     /// How the session cookie is set.
-    pub fn cookie_settings(&self) -> &CookieSettings {
+    pub(crate) fn cookie_settings(&self) -> &CookieSettings {
         &self.inner.cookie
     }
 

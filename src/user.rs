@@ -11,12 +11,12 @@ use crate::session::Claims;
 
 /// The claims of a valid session. Dereferences to [`Claims`].
 ///
-/// As an extractor (`dingtalk_login::axum::CurrentUser`, `dingtalk_login::actix::CurrentUser`)
+/// As an extractor (`dingtalk_login::CurrentUser`, `dingtalk_login::actix::CurrentUser`)
 /// it answers 401 `unauthenticated` without a valid session.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use dingtalk_login::user::CurrentUser;
+/// use dingtalk_login::CurrentUser;
 /// # let claims: dingtalk_login::session::Claims = serde_json::from_str(
 /// #     r#"{"sub":"u1","name":"Li","sys_level":2,"iat":1,"exp":2,"jti":"j"}"#).unwrap();
 ///

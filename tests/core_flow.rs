@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dingtalk_login::clock::ManualClock;
-use dingtalk_login::code::AuthCode;
-use dingtalk_login::config::ConfigBuilder;
 use dingtalk_login::dingtalk::RetryPolicy;
-use dingtalk_login::error::Unavailable;
 use dingtalk_login::guard::SysLevel;
 use dingtalk_login::testing::{Endpoint, Failure, FakeDingTalk, FakeUser, Quirks};
+use dingtalk_login::AuthCode;
+use dingtalk_login::ConfigBuilder;
+use dingtalk_login::Unavailable;
 use dingtalk_login::{DingTalkLogin, Error};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";

@@ -3,8 +3,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use dingtalk_login::code::AuthCode;
 use dingtalk_login::dingtalk::{DingTalkUser, MobileLookup};
+use dingtalk_login::AuthCode;
 use dingtalk_login::DingTalkLogin;
 use proptest::prelude::*;
 

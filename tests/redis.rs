@@ -6,13 +6,13 @@ mod support_redis;
 
 use std::time::{Duration, Instant};
 
-use dingtalk_login::code::AuthCode;
-use dingtalk_login::config::ConfigBuilder;
 use dingtalk_login::dingtalk::RetryPolicy;
-use dingtalk_login::error::SessionRejection;
 use dingtalk_login::store::redis::RedisStores;
 use dingtalk_login::store::{CodeClaim, ReplayGuard, Revocation};
 use dingtalk_login::testing::{Endpoint, Failure, FakeDingTalk, FakeUser};
+use dingtalk_login::AuthCode;
+use dingtalk_login::ConfigBuilder;
+use dingtalk_login::SessionRejection;
 use dingtalk_login::{DingTalkLogin, Error, Login};
 use support_redis::RedisServer;
 

@@ -9,8 +9,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use dingtalk_login::code::AuthCode;
 use dingtalk_login::store::MemoryReplayGuard;
+use dingtalk_login::AuthCode;
 
 struct Counting;
 

@@ -14,7 +14,8 @@
 //!
 //! ```no_run
 //! use actix_web::{web, App, HttpServer, Responder};
-//! use dingtalk_login::actix::{routes, CurrentUser, RequireAdmin};
+//! use dingtalk_login::actix::routes;
+//! use dingtalk_login::{CurrentUser, RequireAdmin};
 //! use dingtalk_login::{web::LoginRoutes, DingTalkLogin};
 //!
 //! async fn me(user: CurrentUser) -> impl Responder {
@@ -80,8 +81,8 @@ fn session(req: &HttpRequest) -> Option<SessionOutcome> {
         return Some(outcome);
     }
     let login = registered_login(req)?;
-    let outcome: Result<Arc<Claims>, Error> = session_token(req, &login.cookie_settings().name)
-        .and_then(|token| login.verify_shared(&token));
+    let outcome: Result<Arc<Claims>, Error> =
+        session_token(req, &login.cookie_settings().name).and_then(|token| login.verify(&token));
     req.extensions_mut().insert(Checked(outcome.clone()));
     Some(outcome)
 }

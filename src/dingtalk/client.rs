@@ -77,7 +77,7 @@ impl DingTalkClient {
     ///
     /// # Errors
     /// [`Error::CodeRejected`] for 40078 (unknown, expired or used code); the upstream errors
-    /// of [`crate::error`] otherwise.
+    /// of [`crate::Error`] otherwise.
     pub async fn get_user_info(&self, code: &AuthCode) -> Result<DingTalkUser, Error> {
         let body = json!({ "code": code.as_str() });
         let value = self
@@ -99,7 +99,7 @@ impl DingTalkClient {
     ///
     /// # Errors
     /// [`Error::InvalidMobile`] for a malformed number, 40104 or 400002;
-    /// [`Error::UserNotFound`] for 60121; the upstream errors of [`crate::error`] otherwise.
+    /// [`Error::UserNotFound`] for 60121; the upstream errors of [`crate::Error`] otherwise.
     pub async fn get_by_mobile(
         &self,
         mobile: &str,

@@ -15,7 +15,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use dingtalk_login::clock::SystemClock;
-//! use dingtalk_login::dingtalk::corp_token::{CorpTokenFetcher, SuiteTicket};
+//! use dingtalk_login::dingtalk::{CorpTokenFetcher, SuiteTicket};
 //! use dingtalk_login::dingtalk::AccessTokenCache;
 //! use dingtalk_login::DingTalkLogin;
 //!
@@ -68,15 +68,15 @@ use crate::BoxFuture;
 const API: &str = "get_corp_token";
 
 /// `timestamp` is not a millisecond Unix time.
-pub const TIMESTAMP_MALFORMED: i64 = 853001;
+pub(crate) const TIMESTAMP_MALFORMED: i64 = 853001;
 /// `timestamp` differs from DingTalk's clock by more than a minute.
-pub const TIMESTAMP_OUT_OF_RANGE: i64 = 853002;
+pub(crate) const TIMESTAMP_OUT_OF_RANGE: i64 = 853002;
 /// `accessKey` is not a known suite key.
-pub const UNKNOWN_ACCESS_KEY: i64 = 853003;
+pub(crate) const UNKNOWN_ACCESS_KEY: i64 = 853003;
 /// `signature` does not match the one DingTalk computes.
-pub const SIGNATURE_MISMATCH: i64 = 853004;
+pub(crate) const SIGNATURE_MISMATCH: i64 = 853004;
 /// The suite ticket is refused (not the latest pushed, or expired).
-pub const SUITE_TICKET_REFUSED: i64 = 853005;
+pub(crate) const SUITE_TICKET_REFUSED: i64 = 853005;
 
 /// What each 853xxx errcode means, for the error's detail.
 fn explain(errcode: i64) -> Option<&'static str> {
@@ -101,7 +101,7 @@ fn explain(errcode: i64) -> Option<&'static str> {
 /// closures `Fn() -> Option<String>`:
 ///
 /// ```
-/// use dingtalk_login::dingtalk::corp_token::SuiteTicketSource;
+/// use dingtalk_login::dingtalk::SuiteTicketSource;
 ///
 /// fn takes(_: impl SuiteTicketSource) {}
 /// takes(|| std::env::var("SUITE_TICKET").ok());
@@ -124,7 +124,7 @@ where
 /// ticket DingTalk pushes. Clones share the ticket.
 ///
 /// ```
-/// use dingtalk_login::dingtalk::corp_token::SuiteTicket;
+/// use dingtalk_login::dingtalk::SuiteTicket;
 ///
 /// let ticket = SuiteTicket::new();
 /// assert_eq!(ticket.get(), None);
@@ -175,15 +175,7 @@ impl SuiteTicketSource for SuiteTicket {
 /// This is the value *before* URL encoding: it goes into the query as it is, and the query
 /// encoding turns `+`, `/` and `=` into `%2B`, `%2F` and `%3D` exactly once. Encoding it here
 /// as well would send `%252B` and be refused with 853004.
-///
-/// ```
-/// use dingtalk_login::dingtalk::corp_token::signature;
-/// use dingtalk_login::secret::AppSecret;
-///
-/// let sig = signature(&AppSecret::new("suite-secret"), 1_700_000_000_000, "ticket-abc");
-/// assert_eq!(sig, "pwIgLhVPY+L2+FIZbnM9m5JKkHPZm6ycnzwzaq6iuPQ=");
-/// ```
-pub fn signature(suite_secret: &AppSecret, timestamp_ms: i64, suite_ticket: &str) -> String {
+pub(crate) fn signature(suite_secret: &AppSecret, timestamp_ms: i64, suite_ticket: &str) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(suite_secret.expose().as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
     mac.update(format!("{timestamp_ms}\n{suite_ticket}").as_bytes());
@@ -194,7 +186,7 @@ pub fn signature(suite_secret: &AppSecret, timestamp_ms: i64, suite_ticket: &str
 ///
 /// A [`TokenFetcher`]: wrap it in an [`AccessTokenCache`](super::AccessTokenCache) and give
 /// that to [`ConfigBuilder::token_source`](crate::config::ConfigBuilder::token_source) (see the
-/// [module docs](self)).
+/// module docs of `dingtalk`).
 pub struct CorpTokenFetcher {
     transport: Transport,
     url: String,
@@ -376,6 +368,28 @@ impl CorpTokenFetcherBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+
+    fn hmac_sha256(secret: &str, s: &[u8]) -> Vec<u8> {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(s);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    #[test]
+    fn corp_token_signature_matches_an_independent_computation() {
+        let by_hand = base64::engine::general_purpose::STANDARD
+            .encode(hmac_sha256("suite-secret", b"1700000000000\nticket-abc"));
+        let ours = signature(
+            &AppSecret::new("suite-secret"),
+            1_700_000_000_000,
+            "ticket-abc",
+        );
+        assert_eq!(ours, by_hand);
+        // Python: base64.b64encode(hmac.new(b"suite-secret", b"1700000000000\nticket-abc", sha256))
+        assert_eq!(ours, "pwIgLhVPY+L2+FIZbnM9m5JKkHPZm6ycnzwzaq6iuPQ=");
+    }
 
     #[test]
     fn the_signature_is_url_encoded_exactly_once_in_the_query() {

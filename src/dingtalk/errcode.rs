@@ -19,8 +19,6 @@ pub const INVALID_TOKEN_33001: i64 = 33001;
 pub const GATEWAY_ERROR: i64 = 88;
 /// The login code is unknown, expired or already used.
 pub const CODE_REJECTED: i64 = 40078;
-/// Wrong appkey or appsecret.
-pub const INVALID_APP_CREDENTIALS: i64 = 40089;
 /// Invalid parameter.
 pub const INVALID_PARAMETER: i64 = 400002;
 /// Invalid mobile number.

@@ -2,20 +2,24 @@
 //! policy, the errcode classification and the lenient wire types.
 
 mod client;
-pub mod corp_token;
-pub mod errcode;
+#[cfg(feature = "directory")]
+pub(crate) mod corp_token;
+pub(crate) mod errcode;
 mod retry;
-pub mod token;
+pub(crate) mod token;
 pub(crate) mod transport;
-pub mod wire;
+pub(crate) mod wire;
 
 pub use client::{DingTalkClient, MobileLookup};
-pub use corp_token::{CorpTokenFetcher, SuiteTicket, SuiteTicketSource};
+#[cfg(feature = "directory")]
+#[cfg_attr(docsrs, doc(cfg(feature = "directory")))]
+pub use corp_token::{CorpTokenFetcher, CorpTokenFetcherBuilder, SuiteTicket, SuiteTicketSource};
 pub use retry::RetryPolicy;
-pub use token::{AccessTokenCache, AppTokenFetcher, FetchedToken, TokenFetcher, TokenSource};
+pub(crate) use token::AppTokenFetcher;
+pub use token::{AccessTokenCache, FetchedToken, TokenFetcher, TokenSource};
 pub use wire::DingTalkUser;
 
 /// DingTalk's OAPI host for mainland China (the default).
-pub const OAPI_CHINA: &str = "https://oapi.dingtalk.com";
+pub(crate) const OAPI_CHINA: &str = "https://oapi.dingtalk.com";
 /// DingTalk's international OAPI host, as in DingTalk's own examples.
-pub const OAPI_INTERNATIONAL: &str = "https://oapi.dingtalk.io";
+pub(crate) const OAPI_INTERNATIONAL: &str = "https://oapi.dingtalk.io";

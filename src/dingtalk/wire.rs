@@ -72,6 +72,31 @@ pub struct DingTalkUser {
     pub sys_level: SysLevel,
 }
 
+impl DingTalkUser {
+    /// A user with `userid`, `name` and `sys_level`; `sys` follows the level (true for 1 and 2),
+    /// the other fields are empty.
+    ///
+    /// ```
+    /// use dingtalk_login::dingtalk::DingTalkUser;
+    /// use dingtalk_login::guard::SysLevel;
+    ///
+    /// let boss = DingTalkUser::new("u1", "Li", SysLevel::Boss);
+    /// assert!(!boss.sys);
+    /// assert!(DingTalkUser::new("u2", "Wang", SysLevel::SubAdmin).sys);
+    /// ```
+    pub fn new(userid: impl Into<String>, name: impl Into<String>, sys_level: SysLevel) -> Self {
+        Self {
+            userid: userid.into(),
+            unionid: None,
+            associated_unionid: None,
+            name: name.into(),
+            device_id: None,
+            sys: matches!(sys_level, SysLevel::SuperAdmin | SysLevel::SubAdmin),
+            sys_level,
+        }
+    }
+}
+
 /// `gettoken`'s answer.
 #[serde_as]
 #[derive(Debug, Deserialize)]

@@ -111,11 +111,6 @@ impl SessionCodec {
         }
     }
 
-    /// Session lifetime.
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
     /// Signs a new session for `user`, with extension claims `ext`.
     ///
     /// # Errors
@@ -156,13 +151,7 @@ impl SessionCodec {
     ///
     /// # Errors
     /// [`Error::Unauthenticated`] with the reason.
-    pub fn verify(&self, token: &str) -> Result<Claims, Error> {
-        self.verify_shared(token).map(|c| Claims::clone(&c))
-    }
-
-    /// [`verify`](Self::verify) without copying the claims: what the adapters call on every
-    /// request.
-    pub fn verify_shared(&self, token: &str) -> Result<Arc<Claims>, Error> {
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, Error> {
         let Some(cache) = &self.cache else {
             let claims = Arc::new(self.decode(token)?);
             self.check_live(&claims)?;

@@ -10,17 +10,9 @@ pub enum SameSite {
     None,
 }
 
-/// How the session cookie is set. Always `HttpOnly`: scripts never see the session.
-///
-/// ```
-/// use dingtalk_login::session::{CookieSettings, SameSite};
-///
-/// let c = CookieSettings::default();
-/// assert_eq!(c.name, "dingtalk_session");
-/// assert!(c.secure);
-/// assert_eq!(c.same_site, SameSite::Lax);
-/// assert_eq!(c.path, "/");
-/// ```
+/// How the session cookie is set (from the builder's `cookie_*` settings). Always `HttpOnly`:
+/// scripts never see the session. Defaults: `dingtalk_session`, Secure, SameSite=Lax, `Path=/`,
+/// host-only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CookieSettings {
     /// Cookie name. Default `dingtalk_session`.
@@ -46,6 +38,3 @@ impl Default for CookieSettings {
         }
     }
 }
-
-/// The name of the cookie that carries the redirect login's `state`.
-pub const STATE_COOKIE: &str = "dingtalk_state";

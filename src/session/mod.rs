@@ -8,6 +8,7 @@ mod keys;
 mod verifier;
 
 pub use claims::{Claims, UserView};
-pub use codec::SessionCodec;
-pub use cookie::{CookieSettings, SameSite, STATE_COOKIE};
+pub(crate) use codec::SessionCodec;
+pub(crate) use cookie::CookieSettings;
+pub use cookie::SameSite;
 pub use keys::{Algorithm, SigningKey, VerifyingKey};

@@ -8,5 +8,6 @@ mod revocation;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 
-pub use replay::{CodeClaim, MemoryReplayGuard, ReplayGuard, CODE_LIFETIME};
+pub(crate) use replay::CODE_LIFETIME;
+pub use replay::{CodeClaim, MemoryReplayGuard, ReplayGuard};
 pub use revocation::{MemoryRevocation, Revocation};

@@ -62,13 +62,13 @@ pub trait ReplayGuard: Send + Sync + 'static {
 ///
 /// It stores a 64-bit keyed hash of each code (SipHash with a random per-process key), never
 /// the code, with its expiry: about 34 bytes a claim, so the default capacity of 1,000,000
-/// live claims stays well under 64 MiB. Claims expire after [`CODE_LIFETIME`]; when full, the
+/// live claims stays well under 64 MiB. Claims expire after five minutes, a code's lifetime; when full, the
 /// oldest claim is evicted (DingTalk itself still refuses a reused code, so eviction costs an
 /// upstream call, not safety).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// use dingtalk_login::code::AuthCode;
+/// use dingtalk_login::AuthCode;
 /// use dingtalk_login::store::{MemoryReplayGuard, ReplayGuard};
 ///
 /// let guard = MemoryReplayGuard::new();

@@ -4,7 +4,7 @@
 //! Every TOP call is one form POST to the gateway with the public parameters `method`,
 //! `app_key`, `timestamp` (`yyyy-MM-dd HH:mm:ss` in GMT+8, whatever the host's zone),
 //! `format=json`, `v=2.0`, `sign_method` and `sign`, plus the API's own parameters. The
-//! signature ([`sign`]) is upper-case hex over the parameters sorted by name and concatenated
+//! signature is upper-case hex over the parameters sorted by name and concatenated
 //! `k1v1k2v2…` (empty values skipped).
 //!
 //! The answer is `{"<method_with_underscores>_response": {...}}` or
@@ -36,11 +36,12 @@ mod account;
 mod client;
 mod sign;
 
-pub use account::{AccountQuery, AccountUser, USER_BY_ACCOUNT};
+pub(crate) use account::USER_BY_ACCOUNT;
+pub use account::{AccountQuery, AccountUser};
 pub use client::{TopClient, TopClientBuilder};
-pub use sign::{
-    parse_timestamp, sign, string_to_sign, timestamp, SignMethod, UnknownSignMethod, GMT8,
-};
+#[allow(unused_imports)]
+pub(crate) use sign::{parse_timestamp, sign, string_to_sign, timestamp, GMT8};
+pub use sign::{SignMethod, UnknownSignMethod};
 
 /// TOP's production gateway, the default router URL.
-pub const DEFAULT_GATEWAY: &str = "https://eco.taobao.com/router/rest";
+pub(crate) const DEFAULT_GATEWAY: &str = "https://eco.taobao.com/router/rest";

@@ -75,13 +75,6 @@ impl FromStr for SignMethod {
 ///
 /// Parameters with an empty name or value are skipped, as is `sign` itself, so the parameters
 /// of a received request can be passed as they are. Names sort by bytes (they are ASCII).
-///
-/// ```
-/// use dingtalk_login::top::string_to_sign;
-///
-/// let s = string_to_sign([("v", "2.0"), ("app_key", "k"), ("org_code", ""), ("sign", "X")]);
-/// assert_eq!(s, "app_keykv2.0");
-/// ```
 pub fn string_to_sign<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut pairs: Vec<(&str, &str)> = params
         .into_iter()
@@ -102,17 +95,6 @@ pub fn string_to_sign<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) 
 /// See [`string_to_sign`] for which parameters count and in which order, and [`SignMethod`]
 /// for the digest. Include `sign_method` (and every other public parameter) in `params`: TOP
 /// signs them too.
-///
-/// ```
-/// use dingtalk_login::secret::AppSecret;
-/// use dingtalk_login::top::{sign, SignMethod};
-///
-/// let secret = AppSecret::new("helloworld");
-/// let params = [("app_key", "12345678"), ("sign_method", "md5"), ("v", "2.0")];
-/// let s = sign(SignMethod::Md5, &secret, params);
-/// assert_eq!(s.len(), 32);
-/// assert!(s.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
-/// ```
 pub fn sign<'a>(
     method: SignMethod,
     secret: &AppSecret,
@@ -158,15 +140,6 @@ pub const GMT8: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
 };
 
 /// The `timestamp` parameter for the instant `at`: `yyyy-MM-dd HH:mm:ss` in GMT+8.
-///
-/// ```
-/// use dingtalk_login::top::timestamp;
-/// use time::OffsetDateTime;
-///
-/// // 2023-11-14 22:13:20 UTC is the next morning in Beijing.
-/// let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
-/// assert_eq!(timestamp(at), "2023-11-15 06:13:20");
-/// ```
 pub fn timestamp(at: OffsetDateTime) -> String {
     let t = at.to_offset(GMT8);
     format!(
@@ -182,15 +155,6 @@ pub fn timestamp(at: OffsetDateTime) -> String {
 
 /// Reads a `timestamp` parameter (`yyyy-MM-dd HH:mm:ss`, GMT+8) back into an instant; `None`
 /// when it is not of that shape.
-///
-/// ```
-/// use dingtalk_login::top::{parse_timestamp, timestamp};
-/// use time::OffsetDateTime;
-///
-/// let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
-/// assert_eq!(parse_timestamp(&timestamp(at)), Some(at));
-/// assert_eq!(parse_timestamp("2023-11-15T06:13:20"), None);
-/// ```
 pub fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
     let (date, time) = s.split_once(' ')?;
     let mut d = date.splitn(3, '-');
@@ -215,6 +179,97 @@ pub fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::AppSecret;
+
+    // ---- independent digests: the RustCrypto primitives used directly ----
+
+    fn upper_hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02X}")).collect()
+    }
+
+    fn md5_sign(secret: &str, s: &str) -> String {
+        use md5::{Digest, Md5};
+        upper_hex(&Md5::digest(format!("{secret}{s}{secret}").as_bytes()))
+    }
+
+    fn hmac_md5(secret: &str, s: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<md5::Md5>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(s.as_bytes());
+        upper_hex(&mac.finalize().into_bytes())
+    }
+
+    fn hmac_sha256(secret: &str, s: &[u8]) -> Vec<u8> {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(s);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    #[test]
+    fn top_signatures_match_digests_computed_independently() {
+        let secret = "helloworld";
+        for method in [SignMethod::Md5, SignMethod::Hmac, SignMethod::HmacSha256] {
+            let params = [
+                ("method", "alibaba.dc.uc.inner.user.by.account.get"),
+                ("app_key", "12345678"),
+                ("timestamp", "2024-01-02 03:04:05"),
+                ("format", "json"),
+                ("v", "2.0"),
+                ("sign_method", method.as_str()),
+                ("account_id", "01234"),
+                ("org_code", ""),
+            ];
+            // Sorted by name, `k1v1k2v2…`, the empty `org_code` left out — written out by hand.
+            let s = format!(
+                "account_id01234app_key12345678formatjsonmethodalibaba.dc.uc.inner.user.by.account.get\
+                 sign_method{}timestamp2024-01-02 03:04:05v2.0",
+                method.as_str()
+            );
+            assert_eq!(string_to_sign(params), s);
+            let expected = match method {
+                SignMethod::Md5 => md5_sign(secret, &s),
+                SignMethod::Hmac => hmac_md5(secret, &s),
+                SignMethod::HmacSha256 => upper_hex(&hmac_sha256(secret, s.as_bytes())),
+            };
+            assert_eq!(
+                sign(method, &AppSecret::new(secret), params),
+                expected,
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn top_signatures_match_known_answers() {
+        // Computed with Python's hashlib/hmac (and `openssl dgst -sha256 -hmac helloworld` for the
+        // last) over the same parameters as above.
+        let params = |m: &'static str| {
+            [
+                ("method", "alibaba.dc.uc.inner.user.by.account.get"),
+                ("app_key", "12345678"),
+                ("timestamp", "2024-01-02 03:04:05"),
+                ("format", "json"),
+                ("v", "2.0"),
+                ("sign_method", m),
+                ("account_id", "01234"),
+                ("org_code", ""),
+            ]
+        };
+        let secret = AppSecret::new("helloworld");
+        assert_eq!(
+            sign(SignMethod::Md5, &secret, params("md5")),
+            "6350898C2FB6A9EBC5A4C2517BC069D2"
+        );
+        assert_eq!(
+            sign(SignMethod::Hmac, &secret, params("hmac")),
+            "8A75F4C734A31E24255F0B5120CFD515"
+        );
+        assert_eq!(
+            sign(SignMethod::HmacSha256, &secret, params("hmac-sha256")),
+            "6FA29D3A6CAB05DA282217F3F66CF08ABC5420E12F06A46F76555BC9AA9BDD86"
+        );
+    }
 
     #[test]
     fn timestamps_are_gmt8_whatever_the_offset_of_the_instant() {

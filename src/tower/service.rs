@@ -105,7 +105,7 @@ where
             .recognize(req.method().as_str(), req.uri().path())
         else {
             let outcome = web::session_token(&Head::of(&req), &self.login.cookie_settings().name)
-                .and_then(|token| self.login.verify_shared(&token));
+                .and_then(|token| self.login.verify(&token));
             req.extensions_mut().insert(Attached(outcome));
             // Called here, synchronously: the service that was polled ready is the one called,
             // so no clone + `mem::replace` is needed.

@@ -2,7 +2,7 @@
 //! one authorization decision, the one error answer, and the cookies.
 //!
 //! The tower service and the actix routes only translate: they read the body under
-//! [`MAX_BODY_BYTES`], hand the request head to this module, and turn the [`Reply`] it returns
+//! `MAX_BODY_BYTES` (16 KiB), hand the request head to this module, and turn the `Reply` it returns
 //! into their response type. A route is added here, once, and both frameworks serve it.
 //!
 //! | route | answer |
@@ -30,7 +30,7 @@ use crate::code::AuthCode;
 use crate::error::Error;
 use crate::login::{DingTalkLogin, Login};
 
-pub(crate) use authorize::{authorize, gate, SessionOutcome, MISSING_SESSION};
+pub(crate) use authorize::{authorize, gate, SessionOutcome};
 pub(crate) use head::{session_token, RequestHead};
 pub(crate) use reply::Reply;
 
@@ -187,7 +187,7 @@ pub(crate) enum Route {
 }
 
 /// Answers `route` for the request `head`. `body` reads the request body under
-/// [`MAX_BODY_BYTES`]; it is awaited only by a route that needs the body, and only after the
+/// `MAX_BODY_BYTES` (16 KiB); it is awaited only by a route that needs the body, and only after the
 /// checks that must come first (a cross-site login must not spend its code).
 pub(crate) async fn answer<H, B>(
     login: &DingTalkLogin,
@@ -301,7 +301,7 @@ async fn logout(login: &DingTalkLogin, routes: &LoginRoutes, head: &impl Request
     let claims = match routes
         .check_origin(head)
         .and_then(|()| session_token(head, &login.cookie_settings().name))
-        .and_then(|token| login.verify_shared(&token))
+        .and_then(|token| login.verify(&token))
     {
         Ok(claims) => claims,
         Err(e) => return Reply::error(&e),

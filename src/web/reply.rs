@@ -55,6 +55,7 @@ impl Reply {
     }
 
     /// A small HTML page that no cache keeps.
+    #[allow(dead_code)] // used by the browser-login and rate-limit routes
     pub(crate) fn html(status: StatusCode, body: String) -> Self {
         Self {
             status,
@@ -67,6 +68,7 @@ impl Reply {
     }
 
     /// 302 to `location`, uncached.
+    #[allow(dead_code)] // used by the browser-login and rate-limit routes
     pub(crate) fn redirect(location: &str) -> Self {
         let mut reply = Self::empty(StatusCode::FOUND);
         reply.headers.push(("location", location.to_owned()));
@@ -104,6 +106,7 @@ impl Reply {
 
     /// [`error`](Self::error), or for a browser navigation (`Accept` prefers `text/html`) a
     /// small page with the same status and code and a link to start again at `retry`.
+    #[allow(dead_code)] // used by the browser-login and rate-limit routes
     pub(crate) fn error_page(error: &Error, html: bool, retry: &str) -> Self {
         let mut reply = Self::error(error);
         if html {
@@ -143,6 +146,7 @@ impl Reply {
     }
 }
 
+#[allow(dead_code)] // used by the browser-login and rate-limit routes
 fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -8,9 +8,9 @@
 //!
 //! | store | on Redis | per request |
 //! |---|---|---|
-//! | [`RedisReplayGuard`] | `SET <prefix>code:<sha256(code)> <random> NX EX 300`; release is a compare-and-delete script, so only the claimant frees its claim | one round trip per login |
-//! | [`RedisRevocation`] | `ZADD <prefix>revoked <exp> <jti>` (pruned an hour past `exp`) + `PUBLISH <prefix>revocations`, in one transaction; every instance keeps a local set fed by a subscriber and reloaded from the sorted set after each reconnect | **none**: `is_revoked` reads the local set |
-//! | [`RedisTokenSource`] | `<prefix>access-token` with the token's TTL (less a 5-minute refresh margin); one fetch in flight across the cluster (`SET <prefix>access-token:lock .. NX PX 5000`, the others poll); invalidation is a compare-and-delete of the failed token only | none in the steady state: a local copy sits in front |
+//! | replay guard | `SET <prefix>code:<sha256(code)> <random> NX EX 300`; release is a compare-and-delete script, so only the claimant frees its claim | one round trip per login |
+//! | revocation | `ZADD <prefix>revoked <exp> <jti>` (pruned an hour past `exp`) + `PUBLISH <prefix>revocations`, in one transaction; every instance keeps a local set fed by a subscriber and reloaded from the sorted set after each reconnect | **none**: `is_revoked` reads the local set |
+//! | access token | `<prefix>access-token` with the token's TTL (less a 5-minute refresh margin); one fetch in flight across the cluster (`SET <prefix>access-token:lock .. NX PX 5000`, the others poll); invalidation is a compare-and-delete of the failed token only | none in the steady state: a local copy sits in front |
 //!
 //! Revocations live in one sorted set rather than a key per session, so the reload after a
 //! reconnect reads the revocations alone (`ZRANGEBYSCORE`) instead of `SCAN`ning a keyspace
@@ -92,9 +92,9 @@ use crate::config::ConfigBuilder;
 use crate::dingtalk::TokenFetcher;
 use crate::error::Error;
 
-pub use replay::RedisReplayGuard;
-pub use revocation::RedisRevocation;
-pub use token::RedisTokenSource;
+pub(crate) use replay::RedisReplayGuard;
+pub(crate) use revocation::RedisRevocation;
+pub(crate) use token::RedisTokenSource;
 
 /// The key prefix [`RedisStores`] uses when given an empty one.
 pub const DEFAULT_PREFIX: &str = "dingtalk-login:";
