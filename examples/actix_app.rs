@@ -126,7 +126,13 @@ async fn main() -> ExitCode {
         Ok(app) => app,
         Err(msg) => return fail(&msg),
     };
-    let server = match HttpServer::new(move || App::new().configure(app.clone())).bind(env.bind) {
+    // A request head must arrive within 10 s and a closing client gets 5 s, so slow clients
+    // cannot hold the workers; the login body has its own read timeout in the crate.
+    let server = match HttpServer::new(move || App::new().configure(app.clone()))
+        .client_request_timeout(std::time::Duration::from_secs(10))
+        .client_disconnect_timeout(std::time::Duration::from_secs(5))
+        .bind(env.bind)
+    {
         Ok(server) => server,
         Err(e) => return fail(&format!("cannot listen on BIND={}: {e}", env.bind)),
     };

@@ -20,7 +20,10 @@ pub mod support;
 
 pub use support::AppEnv;
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum::extract::Path;
 use axum::http::Method;
@@ -128,13 +131,63 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&format!("server error: {e}")),
+    serve(listener, app, shutdown).await;
+    ExitCode::SUCCESS
+}
+
+/// How long a client may take to send a request's head. A slow client (one byte every few
+/// seconds) otherwise holds its connection open for as long as it likes.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish.
+///
+/// `axum::serve` would do, but it has no header-read timeout: this is hyper's HTTP/1 server
+/// with [`HEADER_READ_TIMEOUT`], and each request carries the peer address as axum's
+/// `ConnectInfo<SocketAddr>`, which the login rate limit keys on. (The login body has its own
+/// read timeout in the crate.)
+#[allow(dead_code)]
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt;
+
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: wait instead of spinning.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = app.clone().map_request(
+            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                req
+            },
+        );
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that goes away or times out is no error of the server's.
+            let _ = connection.await;
+        });
     }
+    graceful.shutdown().await;
 }
 
 #[allow(dead_code)]

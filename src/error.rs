@@ -10,6 +10,8 @@
 //! | 401 | `code_rejected`, `code_replayed`, `unauthenticated` |
 //! | 403 | `forbidden`, `cross_site_request` |
 //! | 404 | `user_not_found` |
+//! | 408 | `request_timeout` (a login body that did not arrive in time) |
+//! | 429 | `too_many_requests` (with `Retry-After`) |
 //! | 500 | `internal_error` (a mis-wired application, e.g. a missing layer) |
 //! | 502 | `upstream_error` |
 //! | 503 | `upstream_unavailable` (with `Retry-After` where known), `not_configured`, `store_unavailable` |
@@ -182,6 +184,17 @@ pub enum Error {
     /// The shared store (Redis) cannot be reached, so single use of a code cannot be promised.
     #[error("store unavailable: {0}")]
     StoreUnavailable(String),
+    /// A login request's body did not arrive within the read timeout (a slow or stalled
+    /// client); nothing was asked of DingTalk.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    /// This client tried to log in more often than the configured rate limit allows; nothing
+    /// was asked of DingTalk.
+    #[error("too many login attempts")]
+    TooManyRequests {
+        /// When the client may try again.
+        retry_after: Duration,
+    },
     /// The application is wired wrongly (e.g. an extractor without its layer).
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -200,6 +213,8 @@ impl Error {
             }
             Self::Forbidden | Self::CrossSiteRequest => StatusCode::FORBIDDEN,
             Self::UserNotFound(_) => StatusCode::NOT_FOUND,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamError(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamUnavailable { .. }
             | Self::NotConfigured(_)
@@ -227,6 +242,8 @@ impl Error {
             Self::NotConfigured(_) => "not_configured",
             Self::StoreUnavailable(_) => "store_unavailable",
             Self::UpstreamTimeout(_) => "upstream_timeout",
+            Self::RequestTimeout => "request_timeout",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -256,6 +273,8 @@ impl Error {
             Self::UpstreamTimeout(d) => format!("the upstream {} call timed out", d.api),
             Self::NotConfigured(what) => format!("{what} is not configured"),
             Self::StoreUnavailable(_) => "the session store is unavailable; try again later".into(),
+            Self::RequestTimeout => "the request body did not arrive in time".into(),
+            Self::TooManyRequests { .. } => "too many login attempts; try again later".into(),
             Self::Internal(why) => format!("internal error: {why}"),
         }
     }
@@ -264,6 +283,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::UpstreamUnavailable { retry_after, .. } => *retry_after,
+            Self::TooManyRequests { retry_after } => Some(*retry_after),
             _ => None,
         }
     }

@@ -17,11 +17,12 @@ async fn start(vars: Vec<(String, String)>) -> String {
     let app = axum_app::router(&env).expect("the app builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(axum_app::serve(listener, app, std::future::pending()));
     format!("http://{addr}")
 }
 
 contract_tests!(start);
+hardening_contract_tests!(start);
 
 /// Config errors name the variable (the binary prints them and exits non-zero).
 #[test]

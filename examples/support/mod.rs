@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use dingtalk_login::employee::EmployeeClient;
@@ -42,6 +43,11 @@ pub struct AppEnv {
     pub allowed_origins: Option<Vec<String>>,
     /// `COOKIE_SECURE`: `0` drops the cookies' `Secure` flag (plain-http development).
     pub cookie_secure: bool,
+    /// `LOGIN_RATE_LIMIT_PER_MIN`: login attempts per client and minute; unset = no limit.
+    pub login_rate_limit: Option<NonZeroU32>,
+    /// `TRUST_FORWARDED_FOR`: `1` takes the rate limit's client address from the right-most
+    /// `X-Forwarded-For` entry (only behind a proxy that sets it). Default `0`: the socket peer.
+    pub trust_forwarded_for: bool,
     /// `TOP_APP_KEY` and `TOP_APP_SECRET` when both are set, with `TOP_GATEWAY_URL` and
     /// `TOP_SIGN_METHOD`.
     pub top: Option<TopEnv>,
@@ -198,6 +204,19 @@ impl AppEnv {
             Some(v) => return Err(format!("COOKIE_SECURE {v:?} must be 0 or 1")),
         };
 
+        let login_rate_limit = get("LOGIN_RATE_LIMIT_PER_MIN")
+            .map(|v| {
+                v.parse::<NonZeroU32>().map_err(|_| {
+                    format!("LOGIN_RATE_LIMIT_PER_MIN {v:?} is not a positive whole number")
+                })
+            })
+            .transpose()?;
+        let trust_forwarded_for = match get("TRUST_FORWARDED_FOR").as_deref() {
+            None | Some("0") | Some("false") => false,
+            Some("1") | Some("true") => true,
+            Some(v) => return Err(format!("TRUST_FORWARDED_FOR {v:?} must be 0 or 1")),
+        };
+
         let top = match (
             get("TOP_APP_KEY"),
             var("TOP_APP_SECRET").filter(|v| !v.is_empty()),
@@ -241,6 +260,8 @@ impl AppEnv {
             upstream_timeout,
             allowed_origins,
             cookie_secure,
+            login_rate_limit,
+            trust_forwarded_for,
             top,
             employee,
             redis_url,
@@ -338,12 +359,18 @@ impl AppEnv {
         })
     }
 
-    /// The login routes at their contract paths, with `ALLOWED_ORIGINS` when set.
+    /// The login routes at their contract paths, with `ALLOWED_ORIGINS` and
+    /// `LOGIN_RATE_LIMIT_PER_MIN` when set.
     pub fn login_routes(&self) -> LoginRoutes {
-        match &self.allowed_origins {
+        let mut routes = match &self.allowed_origins {
             Some(origins) => LoginRoutes::default().allowed_origins(origins.iter().cloned()),
             None => LoginRoutes::default(),
         }
+        .trust_forwarded_for(self.trust_forwarded_for);
+        if let Some(per_minute) = self.login_rate_limit {
+            routes = routes.login_rate_limit(per_minute);
+        }
+        routes
     }
 }
 

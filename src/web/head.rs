@@ -29,7 +29,6 @@ pub(crate) trait RequestHead {
     fn path_and_query(&self) -> &str;
 
     /// The socket peer's address, when the server provides it.
-    #[allow(dead_code)] // used by the browser-login and rate-limit routes
     fn peer_ip(&self) -> Option<IpAddr>;
 
     /// The value of cookie `name`: the first one with a non-empty value, so that a stale empty
@@ -87,7 +86,6 @@ pub(crate) fn session_token<'r>(
 
 /// The client's address for rate limiting: the socket peer, or — only when the deployment
 /// trusts its proxy — the right-most `X-Forwarded-For` entry, the one that proxy appended.
-#[allow(dead_code)] // used by the browser-login and rate-limit routes
 pub(crate) fn client_ip(req: &impl RequestHead, trust_forwarded_for: bool) -> Option<IpAddr> {
     if trust_forwarded_for {
         let forwarded = req
@@ -155,6 +153,14 @@ pub(crate) mod tests {
         }
         fn peer_ip(&self) -> Option<IpAddr> {
             self.peer
+        }
+    }
+
+    impl FakeHead {
+        /// The same head, from socket peer `ip`.
+        pub(crate) fn peer(mut self, ip: &str) -> Self {
+            self.peer = Some(ip.parse().unwrap());
+            self
         }
     }
 

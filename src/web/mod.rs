@@ -17,9 +17,11 @@
 mod authorize;
 mod cookies;
 mod head;
+mod limit;
 mod reply;
 
 use std::future::Future;
+use std::num::NonZeroU32;
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -37,6 +39,10 @@ pub(crate) use reply::Reply;
 /// The largest request body the login routes read, in bytes. A code is at most 128 bytes;
 /// anything much larger is not a login, and is refused before it is read in full.
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// How long a login body may take to arrive once its head is in. A stalled client otherwise
+/// holds a worker for as long as the server lets its connection live.
+pub(crate) const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The header a client may carry the code in; it wins over a body code.
 pub(crate) const CODE_HEADER: &str = "x-dingtalk-code";
@@ -57,6 +63,8 @@ pub struct LoginRoutes {
     state: String,
     logout: String,
     allowed_origins: Option<Vec<String>>,
+    rate_limit: Option<limit::LoginRateLimit>,
+    trust_forwarded_for: bool,
     #[cfg(feature = "testing")]
     echo: Option<String>,
 }
@@ -68,6 +76,8 @@ impl Default for LoginRoutes {
             state: "/auth/dingtalk/state".into(),
             logout: "/auth/logout".into(),
             allowed_origins: None,
+            rate_limit: None,
+            trust_forwarded_for: false,
             #[cfg(feature = "testing")]
             echo: None,
         }
@@ -107,6 +117,45 @@ impl LoginRoutes {
                 .collect(),
         );
         self
+    }
+
+    /// Limits login attempts to `per_minute` per client (a burst of that many, refilled
+    /// evenly over the minute). Over the limit a login answers 429 `too_many_requests` with
+    /// `Retry-After`, before its code is read, so it costs no DingTalk call. Off by default.
+    ///
+    /// The client is the socket peer's address (with axum, serve the app with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`; without a peer address nothing
+    /// is limited and a warning is logged once). Behind a reverse proxy every client has the
+    /// proxy's address: see [`trust_forwarded_for`](Self::trust_forwarded_for).
+    ///
+    /// ```
+    /// use std::num::NonZeroU32;
+    /// use dingtalk_login::web::LoginRoutes;
+    ///
+    /// let routes = LoginRoutes::default().login_rate_limit(NonZeroU32::new(10).unwrap());
+    /// # let _ = routes;
+    /// ```
+    pub fn login_rate_limit(mut self, per_minute: NonZeroU32) -> Self {
+        self.rate_limit = Some(
+            limit::LoginRateLimit::per_minute(per_minute)
+                .trust_forwarded_for(self.trust_forwarded_for),
+        );
+        self
+    }
+
+    /// Takes the client's address for the rate limit from the right-most `X-Forwarded-For`
+    /// entry (the one your proxy appended) instead of the socket peer. Only set this when
+    /// every request comes through a proxy you run, which sets that header: otherwise a client
+    /// can pick its own address. Default `false`.
+    pub fn trust_forwarded_for(mut self, trust: bool) -> Self {
+        self.trust_forwarded_for = trust;
+        self.rate_limit = self.rate_limit.map(|l| l.trust_forwarded_for(trust));
+        self
+    }
+
+    /// Counts one login attempt of the request's client against the rate limit, if any.
+    pub(crate) fn check_rate(&self, head: &impl RequestHead) -> Result<(), Error> {
+        self.rate_limit.as_ref().map_or(Ok(()), |l| l.check(head))
     }
 
     /// Serves `GET {path}` answering `{"route":"echo","method","query"}`: a route that exists
@@ -202,7 +251,7 @@ where
 {
     let answered = match route {
         Route::Login => post_login(login, routes, head, body).await,
-        Route::RedirectLogin => redirect_login(login, head).await,
+        Route::RedirectLogin => redirect_login(login, routes, head).await,
         Route::State => Ok(state(login)),
         Route::Logout => return logout(login, routes, head).await,
         #[cfg(feature = "testing")]
@@ -225,11 +274,15 @@ where
 {
     // Before the body is read: a cross-site POST must not spend the code.
     routes.check_origin(head)?;
+    routes.check_rate(head)?;
     let code = if let Some(code) = head.header(CODE_HEADER) {
         // The header wins; the body need not be read at all.
         AuthCode::parse(code.trim())?
     } else {
-        code_from_body(head, &body.await?)?
+        let body = tokio::time::timeout(BODY_READ_TIMEOUT, body)
+            .await
+            .map_err(|_| Error::RequestTimeout)??;
+        code_from_body(head, &body)?
     };
     let session = login.login(&code).await?;
     Ok(logged_in(login, session))
@@ -249,7 +302,13 @@ fn code_from_body(head: &impl RequestHead, body: &[u8]) -> Result<AuthCode, Erro
     }
 }
 
-async fn redirect_login(login: &DingTalkLogin, head: &impl RequestHead) -> Result<Reply, Error> {
+async fn redirect_login(
+    login: &DingTalkLogin,
+    routes: &LoginRoutes,
+    head: &impl RequestHead,
+) -> Result<Reply, Error> {
+    let clear_state = || cookies::clear_state(login.cookie_settings(), cookies::STATE_COOKIE);
+    routes.check_rate(head)?;
     let query = head.query().unwrap_or("");
     // The state first, so a forged request spends no code.
     let state = crate::code::form_value(query.as_bytes(), "state");
@@ -261,13 +320,16 @@ async fn redirect_login(login: &DingTalkLogin, head: &impl RequestHead) -> Resul
     if !matches {
         return Err(Error::InvalidState);
     }
-    let code = AuthCode::from_form(query.as_bytes())?;
-    let session = login.login(&code).await?;
-    // The state is single use, like the code it protected.
-    Ok(logged_in(login, session).with_cookie(cookies::clear_state(
-        login.cookie_settings(),
-        cookies::STATE_COOKIE,
-    )))
+    // The state is single use, like the code it protected: cleared whether the login works
+    // or not, so a failed attempt starts again from a fresh state.
+    let session = match AuthCode::from_form(query.as_bytes()) {
+        Ok(code) => login.login(&code).await,
+        Err(e) => Err(e),
+    };
+    match session {
+        Ok(session) => Ok(logged_in(login, session).with_cookie(clear_state())),
+        Err(e) => Ok(Reply::error(&e).with_cookie(clear_state())),
+    }
 }
 
 /// 200 with the login JSON and the session cookie, living as long as the token.
@@ -366,6 +428,32 @@ mod tests {
         );
         assert_eq!(routes.recognize("PUT", "/auth/dingtalk"), None);
         assert_eq!(routes.recognize("GET", "/auth/logout"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_login_body_times_out_without_an_upstream_call() {
+        // No fake is needed: a login that reached DingTalk would fail on the unroutable URL
+        // with an upstream error, not with 408.
+        let login = DingTalkLogin::builder()
+            .app_key("k")
+            .app_secret("s")
+            .oapi_url("http://127.0.0.1:9")
+            .session_secret("a session key of at least 32 bytes!!")
+            .build()
+            .unwrap();
+        let routes = LoginRoutes::default();
+        let mut post = head(&[("content-type", "application/json")]);
+        post.method = "POST";
+        let stalled = std::future::pending::<Result<Bytes, Error>>();
+        // Paused time: the minute passes at once, and a missing timeout fails, not hangs.
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            answer(&login, &routes, Route::Login, &post, stalled),
+        )
+        .await
+        .expect("a stalled body is answered, not waited for forever");
+        assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT);
+        assert!(reply.body.contains("request_timeout"), "{}", reply.body);
     }
 
     #[test]
