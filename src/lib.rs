@@ -9,6 +9,7 @@ pub mod dingtalk;
 pub mod enrich;
 mod error;
 pub mod guard;
+pub mod jsapi;
 mod login;
 pub mod secret;
 pub mod session;

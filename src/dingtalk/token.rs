@@ -13,7 +13,7 @@ use rand::Rng;
 use time::OffsetDateTime;
 
 use crate::clock::Clock;
-use crate::dingtalk::transport::{judge_oapi, parse_payload, Transport};
+use crate::dingtalk::transport::{judge_api, judge_oapi, parse_payload, Transport};
 use crate::dingtalk::wire::GetTokenResult;
 use crate::error::Error;
 use crate::secret::{AccessToken, AppSecret};
@@ -102,6 +102,108 @@ impl TokenFetcher for AppTokenFetcher {
             Ok(FetchedToken {
                 token: AccessToken::new(result.access_token),
                 expires_in: lifetime(result.expires_in),
+            })
+        })
+    }
+}
+
+/// Which DingTalk endpoint the app's own access token comes from.
+///
+/// Both give the same kind of token: it is valid as `?access_token=` on OAPI calls and as the
+/// `x-acs-dingtalk-access-token` header on new-style API calls.
+///
+/// ```
+/// use dingtalk_login::dingtalk::TokenApi;
+///
+/// assert_eq!(TokenApi::default(), TokenApi::Oapi);
+/// assert_eq!("v1".parse::<TokenApi>(), Ok(TokenApi::V1));
+/// let login = dingtalk_login::DingTalkLogin::builder()
+///     .app_key("k")
+///     .app_secret("s")
+///     .session_secret("a session key of at least 32 bytes!")
+///     .token_api(TokenApi::V1)
+///     .build();
+/// assert!(login.is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenApi {
+    /// `GET {oapi}/gettoken?appkey=..&appsecret=..` (the default).
+    #[default]
+    Oapi,
+    /// `POST {api}/v1.0/oauth2/accessToken` with `{"appKey","appSecret"}`; no `gettoken` call
+    /// is made at all.
+    V1,
+}
+
+impl std::str::FromStr for TokenApi {
+    type Err = String;
+
+    /// `oapi` or `v1`, ignoring case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "oapi" => Ok(Self::Oapi),
+            "v1" => Ok(Self::V1),
+            other => Err(format!("unknown token API {other:?}")),
+        }
+    }
+}
+
+/// `POST {api}/v1.0/oauth2/accessToken` with `{"appKey","appSecret"}` for an internal app.
+#[derive(Debug, Clone)]
+pub(crate) struct V1AppTokenFetcher {
+    transport: Transport,
+    url: String,
+    app_key: String,
+    app_secret: AppSecret,
+}
+
+impl V1AppTokenFetcher {
+    pub(crate) fn new(
+        transport: Transport,
+        api: &str,
+        app_key: String,
+        app_secret: AppSecret,
+    ) -> Self {
+        Self {
+            transport,
+            url: format!("{api}/v1.0/oauth2/accessToken"),
+            app_key,
+            app_secret,
+        }
+    }
+}
+
+/// `{accessToken, expireIn}`, `expireIn` possibly a string.
+#[serde_with::serde_as]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct V1TokenResult {
+    access_token: String,
+    #[serde_as(as = "Option<serde_with::PickFirst<(_, serde_with::DisplayFromStr)>>")]
+    #[serde(default)]
+    expire_in: Option<i64>,
+}
+
+impl TokenFetcher for V1AppTokenFetcher {
+    fn fetch(&self) -> BoxFuture<'_, Result<FetchedToken, Error>> {
+        Box::pin(async move {
+            let body = serde_json::json!({
+                "appKey": self.app_key,
+                "appSecret": self.app_secret.expose(),
+            });
+            let value = self
+                .transport
+                .call(
+                    "accessToken",
+                    |http| http.post(&self.url).json(&body),
+                    judge_api,
+                )
+                .await?;
+            let result: V1TokenResult = parse_payload("accessToken", &value)?;
+            Ok(FetchedToken {
+                token: AccessToken::new(result.access_token),
+                expires_in: lifetime(result.expire_in),
             })
         })
     }

@@ -25,7 +25,8 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// A shared token without a TTL (set by hand) is trusted locally this long.
 const NO_TTL_LOCAL: Duration = Duration::from_secs(60);
 
-/// A cluster-wide access-token cache on Redis, with an in-process copy in front.
+/// A cluster-wide access-token cache on Redis, with an in-process copy in front. The JSAPI
+/// ticket is shared the same way, under `<prefix>jsapi-ticket`.
 ///
 /// - The token lives in `<prefix>access-token` with DingTalk's lifetime less a refresh margin
 ///   (5 minutes, or half the life for short-lived tokens). Each instance keeps a local copy
@@ -76,9 +77,15 @@ fn shared_ttl(expires_in: Duration) -> Duration {
 
 impl RedisTokenSource {
     pub(super) fn new(conn: Conn, fetcher: Box<dyn TokenFetcher>) -> Self {
+        Self::named(conn, "access-token", fetcher)
+    }
+
+    /// A shared value under `<prefix><name>`, fetched under `<prefix><name>:lock`: the same
+    /// one-fetch-per-cluster mechanism for anything token-like (the JSAPI ticket).
+    pub(super) fn named(conn: Conn, name: &str, fetcher: Box<dyn TokenFetcher>) -> Self {
         Self {
-            key: conn.key("access-token"),
-            lock_key: conn.key("access-token:lock"),
+            key: conn.key(name),
+            lock_key: conn.key(&format!("{name}:lock")),
             conn,
             fetcher,
             local: RwLock::new(None),
