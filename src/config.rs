@@ -5,16 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
-use crate::dingtalk::transport::Transport;
 use crate::dingtalk::token::V1AppTokenFetcher;
+use crate::dingtalk::transport::Transport;
 use crate::dingtalk::{
     AccessTokenCache, AppTokenFetcher, DingTalkClient, RetryPolicy, TokenApi, TokenFetcher,
     TokenSource,
 };
 use crate::dingtalk::{API_CHINA, OAPI_CHINA, OAPI_INTERNATIONAL};
-use crate::jsapi::{Jsapi, JsapiSignMethod, TicketFetcher};
 use crate::enrich::{EnrichHook, Enricher};
 use crate::error::ConfigError;
+use crate::jsapi::{Jsapi, JsapiSignMethod, TicketFetcher};
 use crate::login::DingTalkLogin;
 use crate::secret::{AppSecret, SessionSecret};
 use crate::session::codec::CodecParts;

@@ -54,3 +54,4 @@ async fn start(vars: Vec<(String, String)>) -> String {
 }
 
 contract_tests!(start);
+jsapi_contract_tests!(start);

@@ -241,7 +241,10 @@ pub(crate) fn judge_http_error(
         );
     }
     if code == "systemBusy" || code == "ServiceUnavailable" {
-        return (true, CallError::Error(unavailable(Unavailable::Busy, retry_after)));
+        return (
+            true,
+            CallError::Error(unavailable(Unavailable::Busy, retry_after)),
+        );
     }
     if status >= 500 {
         return (

@@ -37,8 +37,8 @@ use crate::error::Error;
 use crate::secret::AccessToken;
 use crate::BoxFuture;
 
-pub(crate) use sign::{normalize_url, sign};
 pub use sign::JsapiSignMethod;
+pub(crate) use sign::{normalize_url, sign};
 
 /// The `dd.config` settings of a login, and its ticket cache.
 pub(crate) struct Jsapi {

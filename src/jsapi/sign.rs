@@ -79,7 +79,13 @@ mod tests {
         let ticket = "zHoQdGJuH0ZDebwo7sLqLzHGUueLmkWCC4RycYgkuvDu3eoROgN5qhwnQLgfzwEXtuR9SDzh6BdhyVngzAjrxV";
         let url = normalize_url("http://10.62.53.138:3000/jsapi");
         assert_eq!(
-            sign(JsapiSignMethod::Sha1, ticket, "abcdefgh", "1437027269927", &url),
+            sign(
+                JsapiSignMethod::Sha1,
+                ticket,
+                "abcdefgh",
+                "1437027269927",
+                &url
+            ),
             "810e6657e9f411e6491b3e97dfaf7660e89eb874"
         );
     }
@@ -88,7 +94,9 @@ mod tests {
     fn sha256_is_lower_hex_of_the_same_string() {
         let s = sign(JsapiSignMethod::Sha256, "t", "n", "1", "http://a/");
         assert_eq!(s.len(), 64);
-        assert!(s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         assert_eq!(
             s,
             format!(
@@ -101,7 +109,9 @@ mod tests {
     #[test]
     fn normalisation_drops_the_fragment_and_decodes_the_query_only() {
         assert_eq!(
-            normalize_url("https://app.test:8443/a%20b/p?q=%E4%BD%A0%E5%A5%BD+x&r=1%262#/route?x=1"),
+            normalize_url(
+                "https://app.test:8443/a%20b/p?q=%E4%BD%A0%E5%A5%BD+x&r=1%262#/route?x=1"
+            ),
             "https://app.test:8443/a%20b/p?q=你好 x&r=1&2"
         );
         assert_eq!(normalize_url("http://h/p#frag"), "http://h/p");
