@@ -54,3 +54,4 @@ async fn start(vars: Vec<(String, String)>) -> String {
 }
 
 contract_tests!(start);
+harden_contract_tests!(start);

@@ -14,6 +14,9 @@
 //! Every case gets a fresh fake (with the users of [`fake`]) and a fresh app.
 #![allow(dead_code)]
 
+#[macro_use]
+pub mod harden;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use dingtalk_login::testing::{
