@@ -54,4 +54,5 @@ async fn start(vars: Vec<(String, String)>) -> String {
 }
 
 contract_tests!(start);
+harden_contract_tests!(start);
 jsapi_contract_tests!(start);

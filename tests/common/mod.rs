@@ -15,6 +15,8 @@
 #![allow(dead_code)]
 
 #[macro_use]
+pub mod harden;
+#[macro_use]
 pub mod jsapi;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
