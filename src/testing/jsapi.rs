@@ -2,6 +2,10 @@
 //! /v1.0/oauth2/accessToken`, `GET /get_jsapi_ticket` and `POST /v1.0/oauth2/jsapiTickets`,
 //! with the new-style API's error answers (an HTTP error status and `{code, message,
 //! requestid}`).
+//!
+//! Every ticket fetch mints a new ticket that replaces the previous one. DingTalk may renew
+//! and return an unexpired ticket instead; the fake is stricter on purpose, so a test fails
+//! when an app (or a cluster) fetches twice and signs with the older ticket.
 
 use http::StatusCode;
 use serde_json::{json, Map};
