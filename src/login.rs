@@ -94,6 +94,8 @@ impl DingTalkLogin {
         ConfigBuilder::default()
     }
 
+    // One argument per part of the login; a struct of them would only be built here.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts(
         client: DingTalkClient,
         transport: Transport,

@@ -1,4 +1,5 @@
 #![allow(unused_macros)] // the contract macros of `common` are not run here
+#![allow(clippy::duplicate_mod)] // both example apps include the shared support module
 //! Two app instances, one axum and one actix, on one Redis: the cluster fetches one JSAPI
 //! ticket in all, and both sign with it (a second fetch would replace it at DingTalk).
 
