@@ -8,7 +8,7 @@
 //! | route | who may call |
 //! |---|---|
 //! | `GET /healthz` | anyone |
-//! | `POST /auth/dingtalk`, `GET /auth/dingtalk?code&state`, `GET /auth/dingtalk/state` | anyone |
+//! | `POST /auth/dingtalk`, `GET /auth/dingtalk?code&state`, `GET /auth/dingtalk/state`, `GET /auth/dingtalk/jsapi?url=` | anyone |
 //! | `GET /me`, `POST /auth/logout` | a session |
 //! | `GET /admin`, `GET /admin/users/by-mobile/{mobile}`, `GET /admin/accounts/{account_id}`, `GET /admin/employees/{userid}`, `ANY /admin/echo` | `sys_level` 1 or 2 |
 //! | `GET /admin/super` | `sys_level` 1 |

@@ -5,13 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
+use crate::dingtalk::token::V1AppTokenFetcher;
 use crate::dingtalk::transport::Transport;
 use crate::dingtalk::{
-    AccessTokenCache, AppTokenFetcher, DingTalkClient, RetryPolicy, TokenFetcher, TokenSource,
+    AccessTokenCache, AppTokenFetcher, DingTalkClient, RetryPolicy, TokenApi, TokenFetcher,
+    TokenSource,
 };
-use crate::dingtalk::{OAPI_CHINA, OAPI_INTERNATIONAL};
+use crate::dingtalk::{API_CHINA, OAPI_CHINA, OAPI_INTERNATIONAL};
 use crate::enrich::{EnrichHook, Enricher};
 use crate::error::ConfigError;
+use crate::jsapi::{Jsapi, JsapiSignMethod, TicketFetcher};
 use crate::login::DingTalkLogin;
 use crate::secret::{AppSecret, SessionSecret};
 use crate::session::codec::CodecParts;
@@ -58,6 +61,13 @@ pub struct ConfigBuilder {
     clock: Arc<dyn Clock>,
     enrich: Option<EnrichHook>,
     session_cache_capacity: usize,
+    api_url: String,
+    public_url: Option<String>,
+    token_api: TokenApi,
+    agent_id: Option<String>,
+    corp_id: Option<String>,
+    jsapi_sign_method: JsapiSignMethod,
+    jsapi_ticket_cache: Option<TokenCache>,
 }
 
 impl fmt::Debug for ConfigBuilder {
@@ -70,6 +80,12 @@ impl fmt::Debug for ConfigBuilder {
             .field("retry", &self.retry)
             .field("session_ttl", &self.session_ttl)
             .field("cookie", &self.cookie)
+            .field("api_url", &self.api_url)
+            .field("public_url", &self.public_url)
+            .field("token_api", &self.token_api)
+            .field("agent_id", &self.agent_id)
+            .field("corp_id", &self.corp_id)
+            .field("jsapi_sign_method", &self.jsapi_sign_method)
             .finish_non_exhaustive()
     }
 }
@@ -96,6 +112,13 @@ impl Default for ConfigBuilder {
             clock: Arc::new(SystemClock),
             enrich: None,
             session_cache_capacity: 10_000,
+            api_url: API_CHINA.into(),
+            public_url: None,
+            token_api: TokenApi::default(),
+            agent_id: None,
+            corp_id: None,
+            jsapi_sign_method: JsapiSignMethod::default(),
+            jsapi_ticket_cache: None,
         }
     }
 }
@@ -325,6 +348,91 @@ impl ConfigBuilder {
         self
     }
 
+    /// The new-style API base URL. Default `https://api.dingtalk.com`.
+    ///
+    /// ```
+    /// let b = dingtalk_login::DingTalkLogin::builder().api_url("http://127.0.0.1:8080");
+    /// # let _ = b;
+    /// ```
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = url.into();
+        self
+    }
+
+    /// The app's public URL (e.g. `https://app.example.com`). Default none.
+    ///
+    /// Its origin is the one the JSAPI route signs page URLs for, together with the login
+    /// routes' allowed origins; without either, the request's own origin.
+    ///
+    /// ```
+    /// let b = dingtalk_login::DingTalkLogin::builder().public_url("https://app.example.com");
+    /// # let _ = b;
+    /// ```
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// Where the app's own access token comes from. Default [`TokenApi::Oapi`] (`gettoken`).
+    /// Also picks the JSAPI ticket's endpoint (`get_jsapi_ticket` or `v1.0/oauth2/jsapiTickets`).
+    ///
+    /// ```
+    /// use dingtalk_login::dingtalk::TokenApi;
+    /// let b = dingtalk_login::DingTalkLogin::builder().token_api(TokenApi::V1);
+    /// # let _ = b;
+    /// ```
+    pub fn token_api(mut self, api: TokenApi) -> Self {
+        self.token_api = api;
+        self
+    }
+
+    /// The micro-app's `agentId`, answered to `dd.config` by the JSAPI route. Default none:
+    /// the route answers 503 `not_configured`.
+    ///
+    /// ```
+    /// let b = dingtalk_login::DingTalkLogin::builder().agent_id("1234567890").corp_id("dingcorp");
+    /// # let _ = b;
+    /// ```
+    pub fn agent_id(mut self, agent_id: impl Into<String>) -> Self {
+        self.agent_id = Some(agent_id.into());
+        self
+    }
+
+    /// The organisation's `corpId`. Default none: the JSAPI route answers 503
+    /// `not_configured`.
+    ///
+    /// ```
+    /// let b = dingtalk_login::DingTalkLogin::builder().corp_id("dingcorp");
+    /// # let _ = b;
+    /// ```
+    pub fn corp_id(mut self, corp_id: impl Into<String>) -> Self {
+        self.corp_id = Some(corp_id.into());
+        self
+    }
+
+    /// The digest of JSAPI signatures. Default [`JsapiSignMethod::Sha256`].
+    ///
+    /// ```
+    /// use dingtalk_login::jsapi::JsapiSignMethod;
+    /// let b = dingtalk_login::DingTalkLogin::builder().jsapi_sign_method(JsapiSignMethod::Sha1);
+    /// # let _ = b;
+    /// ```
+    pub fn jsapi_sign_method(mut self, method: JsapiSignMethod) -> Self {
+        self.jsapi_sign_method = method;
+        self
+    }
+
+    /// Caches the JSAPI ticket fetcher in the source `wrap` returns instead of the in-process
+    /// cache (the Redis stores share it across instances).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn jsapi_ticket_cache(
+        mut self,
+        wrap: impl FnOnce(Box<dyn TokenFetcher>) -> Arc<dyn TokenSource> + Send + 'static,
+    ) -> Self {
+        self.jsapi_ticket_cache = Some(Box::new(wrap));
+        self
+    }
+
     /// Validates the settings and builds the login.
     ///
     /// # Errors
@@ -343,6 +451,12 @@ impl ConfigBuilder {
     /// ```
     pub fn build(self) -> Result<DingTalkLogin, ConfigError> {
         let oapi = parse_base_url("oapi_url", &self.oapi_url)?;
+        let api = parse_base_url("api_url", &self.api_url)?;
+        let public_origin = self
+            .public_url
+            .as_deref()
+            .map(|u| parse_base_url("public_url", u).map(|u| origin_of(&u)))
+            .transpose()?;
         if self.session_ttl.is_zero() {
             return Err(ConfigError::Invalid {
                 name: "session_ttl",
@@ -364,9 +478,16 @@ impl ConfigBuilder {
                 if secret.expose().is_empty() {
                     return Err(ConfigError::Missing("app_secret"));
                 }
-                let fetcher = AppTokenFetcher::new(transport.clone(), &oapi, key, secret);
+                let fetcher: Box<dyn TokenFetcher> = match self.token_api {
+                    TokenApi::Oapi => {
+                        Box::new(AppTokenFetcher::new(transport.clone(), &oapi, key, secret))
+                    }
+                    TokenApi::V1 => {
+                        Box::new(V1AppTokenFetcher::new(transport.clone(), &api, key, secret))
+                    }
+                };
                 match self.token_cache {
-                    Some(wrap) => wrap(Box::new(fetcher)),
+                    Some(wrap) => wrap(fetcher),
                     None => Arc::new(AccessTokenCache::new(fetcher, self.clock.clone())),
                 }
             }
@@ -388,7 +509,19 @@ impl ConfigBuilder {
             revocation,
             cache_capacity: self.session_cache_capacity,
         })?;
-        let client = DingTalkClient::new(transport.clone(), &oapi, tokens);
+        let client = DingTalkClient::new(transport.clone(), &oapi, &api, tokens);
+        let tickets = TicketFetcher::new(client.clone(), self.token_api);
+        let tickets: Arc<dyn TokenSource> = match self.jsapi_ticket_cache {
+            Some(wrap) => wrap(Box::new(tickets)),
+            None => Arc::new(AccessTokenCache::new(tickets, self.clock.clone())),
+        };
+        let jsapi = Jsapi {
+            agent_id: self.agent_id.filter(|a| !a.is_empty()),
+            corp_id: self.corp_id.filter(|c| !c.is_empty()),
+            method: self.jsapi_sign_method,
+            tickets,
+            clock: self.clock.clone(),
+        };
         Ok(DingTalkLogin::from_parts(
             client,
             transport,
@@ -396,12 +529,21 @@ impl ConfigBuilder {
             replay,
             self.cookie,
             self.enrich,
+            jsapi,
+            public_origin,
         ))
     }
 }
 
 /// What [`ConfigBuilder::token_cache`] keeps until `build`.
 type TokenCache = Box<dyn FnOnce(Box<dyn TokenFetcher>) -> Arc<dyn TokenSource> + Send>;
+
+/// The origin (`scheme://host[:port]`, default port left out) of a URL that parsed.
+pub(crate) fn origin_of(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
+}
 
 /// Parses an http(s) base URL and returns it without a trailing `/`.
 pub(crate) fn parse_base_url(name: &'static str, raw: &str) -> Result<String, ConfigError> {

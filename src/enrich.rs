@@ -38,19 +38,19 @@
 //! [`ConfigBuilder::enrich`]: crate::config::ConfigBuilder::enrich
 //! [`ConfigBuilder::enrich_required`]: crate::config::ConfigBuilder::enrich_required
 
+use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use quick_cache::sync::{Cache, EntryAction, EntryResult};
-use serde_json::{Map, Value};
-use time::OffsetDateTime;
-
+use crate::cache::{Expiring, ExpiringCache};
 use crate::clock::{Clock, SystemClock};
 use crate::dingtalk::DingTalkUser;
 use crate::error::Error;
 use crate::BoxFuture;
+use quick_cache::sync::Cache;
+use serde_json::{Map, Value};
 
 /// Adds extension claims to a session at login.
 ///
@@ -116,15 +116,12 @@ where
     }
 }
 
-struct Cached {
-    ext: Map<String, Value>,
-    fetched_at: OffsetDateTime,
-}
-
 /// Caches another enricher's answer per `userid` for a TTL.
 ///
-/// Concurrent logins of the same user share one upstream call (the others wait for it). A
-/// failure is not cached: the next login asks again. The cache is bounded (default
+/// Concurrent logins of the same user share one upstream call (the others wait for it). In
+/// the last part of the TTL (5 minutes, or half of it when shorter) one login refreshes the
+/// answer while the others keep the cached one. A failure is shared with that user's logins
+/// for about a second, then asked again. The cache is bounded (default
 /// [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) users), evicting the least useful entries.
 ///
 /// ```
@@ -139,10 +136,9 @@ pub struct CachedEnricher<E> {
     inner: E,
     ttl: Duration,
     clock: Arc<dyn Clock>,
-    // quick_cache (already a dependency of the crate) gives a bounded concurrent map with one
-    // loader per key; it has no TTL of its own, so each entry carries its fetch time and a stale
-    // one is replaced through the same single-loader guard.
-    cache: Cache<String, Arc<Cached>>,
+    // quick_cache (already a dependency of the crate) bounds the number of users; each user's
+    // answer sits in its own expiring single-flight cell.
+    cache: Cache<String, Arc<ExpiringCache<Map<String, Value>>>>,
 }
 
 impl<E> fmt::Debug for CachedEnricher<E> {
@@ -196,37 +192,14 @@ impl<E: Enricher> CachedEnricher<E> {
     }
 
     async fn cached(&self, user: &DingTalkUser) -> Result<Map<String, Value>, Error> {
-        let now = self.clock.now();
-        let ttl = self.ttl;
-        let fresh = move |c: &Cached| now - c.fetched_at < ttl;
-        let entry = self
+        let cell = self
             .cache
-            .entry_async(&user.userid, |_, cached| {
-                if fresh(cached) {
-                    EntryAction::Retain(Arc::clone(cached))
-                } else {
-                    EntryAction::ReplaceWithGuard
-                }
+            .get_or_insert_with(&user.userid, || {
+                Ok::<_, Infallible>(Arc::new(ExpiringCache::new(self.clock.clone())))
             })
-            .await;
-        let guard = match entry {
-            EntryResult::Retained(hit) => return Ok(hit.ext.clone()),
-            EntryResult::Vacant(guard) | EntryResult::Replaced(guard, _) => guard,
-            // Neither is produced by `entry_async` with this callback; asking directly is a
-            // safe answer all the same.
-            EntryResult::Removed(..) | EntryResult::Timeout => {
-                return self.inner.enrich(user).await
-            }
-        };
-        // On an error the guard is dropped unfilled: waiters then load for themselves.
-        let ext = self.inner.enrich(user).await?;
-        let cached = Arc::new(Cached {
-            ext: ext.clone(),
-            fetched_at: self.clock.now(),
-        });
-        // Refused only when the entry was invalidated meanwhile; the answer stands anyway.
-        let _ = guard.insert(cached);
-        Ok(ext)
+            .unwrap_or_else(|never| match never {});
+        cell.get_or_fetch(|| async { Ok(Expiring::new(self.inner.enrich(user).await?, self.ttl)) })
+            .await
     }
 }
 

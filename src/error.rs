@@ -6,7 +6,7 @@
 //!
 //! | status | `error` |
 //! |---|---|
-//! | 400 | `missing_code`, `invalid_code`, `invalid_state`, `invalid_mobile` |
+//! | 400 | `missing_code`, `invalid_code`, `invalid_state`, `invalid_mobile`, `invalid_url` |
 //! | 401 | `code_rejected`, `code_replayed`, `unauthenticated` |
 //! | 403 | `forbidden`, `cross_site_request` |
 //! | 404 | `user_not_found` |
@@ -143,6 +143,10 @@ pub enum Error {
     /// refused (40104, 400002).
     #[error("invalid mobile number")]
     InvalidMobile(Option<Box<UpstreamDetail>>),
+    /// A URL parameter that is not an absolute http(s) URL of an allowed origin (the JSAPI
+    /// route's page URL).
+    #[error("invalid or foreign URL")]
+    InvalidUrl,
     /// DingTalk refused the code (40078: unknown, expired or used).
     #[error("DingTalk refused the login code: {0}")]
     CodeRejected(Box<UpstreamDetail>),
@@ -207,7 +211,8 @@ impl Error {
             Self::MissingCode
             | Self::InvalidCode(_)
             | Self::InvalidState
-            | Self::InvalidMobile(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidMobile(_)
+            | Self::InvalidUrl => StatusCode::BAD_REQUEST,
             Self::CodeRejected(_) | Self::CodeReplayed | Self::Unauthenticated(_) => {
                 StatusCode::UNAUTHORIZED
             }
@@ -231,6 +236,7 @@ impl Error {
             Self::InvalidCode(_) => "invalid_code",
             Self::InvalidState => "invalid_state",
             Self::InvalidMobile(_) => "invalid_mobile",
+            Self::InvalidUrl => "invalid_url",
             Self::CodeRejected(_) => "code_rejected",
             Self::CodeReplayed => "code_replayed",
             Self::Unauthenticated(_) => "unauthenticated",
@@ -255,6 +261,9 @@ impl Error {
             Self::InvalidCode(why) => format!("invalid login code: {why}"),
             Self::InvalidState => "the state does not match; start the login again".into(),
             Self::InvalidMobile(_) => "invalid mobile number".into(),
+            Self::InvalidUrl => {
+                "the url must be an absolute http(s) URL of an allowed origin".into()
+            }
             Self::CodeRejected(_) => {
                 "DingTalk refused the login code (expired or already used); get a new code".into()
             }

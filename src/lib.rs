@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+mod cache;
 pub mod clock;
 mod code;
 mod config;
@@ -9,6 +10,7 @@ pub mod dingtalk;
 pub mod enrich;
 mod error;
 pub mod guard;
+pub mod jsapi;
 mod login;
 pub mod secret;
 pub mod session;

@@ -14,6 +14,7 @@ use crate::dingtalk::transport::Transport;
 use crate::dingtalk::{DingTalkClient, DingTalkUser};
 use crate::enrich::EnrichHook;
 use crate::error::Error;
+use crate::jsapi::Jsapi;
 use crate::session::{Claims, CookieSettings, SessionCodec};
 use crate::store::ReplayGuard;
 
@@ -47,6 +48,8 @@ struct Inner {
     replay: Arc<dyn ReplayGuard>,
     cookie: CookieSettings,
     enrich: Option<EnrichHook>,
+    jsapi: Jsapi,
+    public_origin: Option<String>,
 }
 
 impl fmt::Debug for DingTalkLogin {
@@ -91,6 +94,8 @@ impl DingTalkLogin {
         ConfigBuilder::default()
     }
 
+    // One argument per part of the login; a struct of them would only be built here.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts(
         client: DingTalkClient,
         transport: Transport,
@@ -98,6 +103,8 @@ impl DingTalkLogin {
         replay: Arc<dyn ReplayGuard>,
         cookie: CookieSettings,
         enrich: Option<EnrichHook>,
+        jsapi: Jsapi,
+        public_origin: Option<String>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -107,6 +114,8 @@ impl DingTalkLogin {
                 replay,
                 cookie,
                 enrich,
+                jsapi,
+                public_origin,
             }),
         }
     }
@@ -173,6 +182,16 @@ impl DingTalkLogin {
     /// How the session cookie is set.
     pub(crate) fn cookie_settings(&self) -> &CookieSettings {
         &self.inner.cookie
+    }
+
+    /// The `dd.config` settings and the ticket cache.
+    pub(crate) fn jsapi(&self) -> &Jsapi {
+        &self.inner.jsapi
+    }
+
+    /// The origin of the configured public URL, if any.
+    pub(crate) fn public_origin(&self) -> Option<&str> {
+        self.inner.public_origin.as_deref()
     }
 
     pub(crate) fn transport(&self) -> &Transport {

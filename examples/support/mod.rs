@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use dingtalk_login::dingtalk::TokenApi;
 use dingtalk_login::employee::EmployeeClient;
+use dingtalk_login::jsapi::JsapiSignMethod;
 use dingtalk_login::top::{AccountQuery, SignMethod, TopClient};
 use dingtalk_login::web::LoginRoutes;
 use dingtalk_login::{DingTalkLogin, Error};
@@ -56,6 +58,19 @@ pub struct AppEnv {
     /// `REDIS_URL`: the replay guard, revocations and the access token go to Redis, so
     /// several instances share them. Unset: in memory (one instance).
     pub redis_url: Option<String>,
+    /// `DINGTALK_API_URL`, default `https://api.dingtalk.com` (the new-style API).
+    pub api_url: Option<String>,
+    /// `PUBLIC_URL`: the app's public URL; its origin is the one the JSAPI route signs for.
+    pub public_url: Option<String>,
+    /// `DINGTALK_TOKEN_API`: `oapi` (default, `gettoken`) or `v1` (`/v1.0/oauth2/accessToken`).
+    pub token_api: TokenApi,
+    /// `DINGTALK_AGENT_ID` and `DINGTALK_CORP_ID`: both unset, `/auth/dingtalk/jsapi`
+    /// answers 503 `not_configured`.
+    pub agent_id: Option<String>,
+    /// `DINGTALK_CORP_ID`.
+    pub corp_id: Option<String>,
+    /// `JSAPI_SIGN_METHOD`: `sha256` (default) or `sha1`.
+    pub jsapi_sign_method: JsapiSignMethod,
     #[cfg(feature = "redis")]
     redis: Option<dingtalk_login::store::redis::RedisStores>,
 }
@@ -103,6 +118,12 @@ impl fmt::Debug for AppEnv {
             .field("employee", &self.employee)
             // A Redis URL may carry a password.
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
+            .field("api_url", &self.api_url)
+            .field("public_url", &self.public_url)
+            .field("token_api", &self.token_api)
+            .field("agent_id", &self.agent_id)
+            .field("corp_id", &self.corp_id)
+            .field("jsapi_sign_method", &self.jsapi_sign_method)
             .finish()
     }
 }
@@ -249,7 +270,26 @@ impl AppEnv {
             );
         }
 
+        let token_api = match get("DINGTALK_TOKEN_API") {
+            None => TokenApi::Oapi,
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("DINGTALK_TOKEN_API {v:?} must be oapi or v1"))?,
+        };
+        let jsapi_sign_method = match get("JSAPI_SIGN_METHOD") {
+            None => JsapiSignMethod::Sha256,
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("JSAPI_SIGN_METHOD {v:?} must be sha256 or sha1"))?,
+        };
+
         Ok(Self {
+            api_url: get("DINGTALK_API_URL"),
+            public_url: get("PUBLIC_URL"),
+            token_api,
+            agent_id: get("DINGTALK_AGENT_ID"),
+            corp_id: get("DINGTALK_CORP_ID"),
+            jsapi_sign_method,
             bind,
             app_key,
             app_secret,
@@ -300,6 +340,21 @@ impl AppEnv {
             Some(stores) => stores.configure(builder),
             None => builder,
         };
+        let mut builder = builder
+            .token_api(self.token_api)
+            .jsapi_sign_method(self.jsapi_sign_method);
+        if let Some(url) = &self.api_url {
+            builder = builder.api_url(url);
+        }
+        if let Some(url) = &self.public_url {
+            builder = builder.public_url(url);
+        }
+        if let Some(id) = &self.agent_id {
+            builder = builder.agent_id(id);
+        }
+        if let Some(id) = &self.corp_id {
+            builder = builder.corp_id(id);
+        }
         builder
             .app_key(&self.app_key)
             .app_secret(self.app_secret.as_str())
@@ -315,6 +370,18 @@ impl AppEnv {
                     reason,
                 } => {
                     format!("DINGTALK_OAPI_URL is not a valid http(s) URL: {reason}")
+                }
+                dingtalk_login::ConfigError::InvalidUrl {
+                    name: "api_url",
+                    reason,
+                } => {
+                    format!("DINGTALK_API_URL is not a valid http(s) URL: {reason}")
+                }
+                dingtalk_login::ConfigError::InvalidUrl {
+                    name: "public_url",
+                    reason,
+                } => {
+                    format!("PUBLIC_URL is not a valid http(s) URL: {reason}")
                 }
                 other => format!("invalid configuration: {other}"),
             })

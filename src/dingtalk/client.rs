@@ -7,9 +7,12 @@ use serde_json::{json, Value};
 use crate::code::AuthCode;
 use crate::dingtalk::errcode;
 use crate::dingtalk::token::TokenSource;
-use crate::dingtalk::transport::{judge_oapi, parse_payload, CallError, Transport};
+use crate::dingtalk::transport::{
+    judge_api, judge_oapi, parse_payload, CallError, Transport, Verdict,
+};
 use crate::dingtalk::wire::{list_or_json_string, DingTalkUser};
 use crate::error::Error;
+use crate::secret::AccessToken;
 
 /// A client for DingTalk's OAPI calls that need an access token.
 ///
@@ -24,6 +27,7 @@ use crate::error::Error;
 pub struct DingTalkClient {
     transport: Transport,
     oapi: Arc<str>,
+    api: Arc<str>,
     tokens: Arc<dyn TokenSource>,
 }
 
@@ -31,6 +35,7 @@ impl fmt::Debug for DingTalkClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DingTalkClient")
             .field("oapi", &self.oapi)
+            .field("api", &self.api)
             .finish_non_exhaustive()
     }
 }
@@ -57,10 +62,16 @@ pub struct MobileLookup {
 }
 
 impl DingTalkClient {
-    pub(crate) fn new(transport: Transport, oapi: &str, tokens: Arc<dyn TokenSource>) -> Self {
+    pub(crate) fn new(
+        transport: Transport,
+        oapi: &str,
+        api: &str,
+        tokens: Arc<dyn TokenSource>,
+    ) -> Self {
         Self {
             transport,
             oapi: Arc::from(oapi),
+            api: Arc::from(api),
             tokens,
         }
     }
@@ -141,27 +152,67 @@ impl DingTalkClient {
         body: &Value,
     ) -> Result<Value, Error> {
         let url = format!("{}{}", self.oapi, path);
+        self.with_token(api, judge_oapi, |http, token| {
+            http.post(&url)
+                .query(&[("access_token", token.expose())])
+                .json(body)
+        })
+        .await
+    }
+
+    /// GETs `{oapi}{path}?access_token=..` with the token, retry and errcode handling of
+    /// [`post_oapi`](Self::post_oapi).
+    pub(crate) async fn get_oapi(&self, api: &'static str, path: &str) -> Result<Value, Error> {
+        let url = format!("{}{}", self.oapi, path);
+        self.with_token(api, judge_oapi, |http, token| {
+            http.get(&url).query(&[("access_token", token.expose())])
+        })
+        .await
+    }
+
+    /// POSTs `body` as JSON to the new-style API, `{api}{path}`, with the app token in the
+    /// `x-acs-dingtalk-access-token` header: `InvalidAuthentication` drops the token (if still
+    /// cached), refetches it and retries once.
+    pub(crate) async fn post_api(
+        &self,
+        api: &'static str,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, Error> {
+        let url = format!("{}{}", self.api, path);
+        self.with_token(api, judge_api, |http, token| {
+            http.post(&url)
+                .header(API_TOKEN_HEADER, token.expose())
+                .json(body)
+        })
+        .await
+    }
+
+    /// One call with the app token; a refused token is dropped (if still cached), refetched
+    /// and the call retried once.
+    async fn with_token(
+        &self,
+        api: &'static str,
+        judge: fn(&'static str, Value) -> Verdict,
+        build: impl Fn(&reqwest::Client, &AccessToken) -> reqwest::RequestBuilder,
+    ) -> Result<Value, Error> {
         let token = self.tokens.token().await?;
-        let send = |token: &crate::secret::AccessToken| {
-            let token = token.clone();
-            let url = url.clone();
-            move |http: &reqwest::Client| {
-                http.post(&url)
-                    .query(&[("access_token", token.expose())])
-                    .json(body)
-            }
-        };
-        match self.transport.call(api, send(&token), judge_oapi).await {
+        let build = &build;
+        let send = |token: AccessToken| move |http: &reqwest::Client| build(http, &token);
+        match self.transport.call(api, send(token.clone()), judge).await {
             Err(CallError::TokenInvalid(detail)) => {
                 tracing::info!(api, detail = %detail, "access token refused; refetching once");
                 self.tokens.invalidate(&token).await;
                 let fresh = self.tokens.token().await?;
-                Ok(self.transport.call(api, send(&fresh), judge_oapi).await?)
+                Ok(self.transport.call(api, send(fresh), judge).await?)
             }
             other => Ok(other?),
         }
     }
 }
+
+/// The header the new-style API takes the access token in.
+pub(crate) const API_TOKEN_HEADER: &str = "x-acs-dingtalk-access-token";
 
 fn result(value: &Value) -> &Value {
     value.get("result").unwrap_or(&Value::Null)

@@ -16,9 +16,11 @@ pub use client::{DingTalkClient, MobileLookup};
 pub use corp_token::{CorpTokenFetcher, CorpTokenFetcherBuilder, SuiteTicket, SuiteTicketSource};
 pub use retry::RetryPolicy;
 pub(crate) use token::AppTokenFetcher;
-pub use token::{AccessTokenCache, FetchedToken, TokenFetcher, TokenSource};
+pub use token::{AccessTokenCache, FetchedToken, TokenApi, TokenFetcher, TokenSource};
 pub use wire::DingTalkUser;
 
+/// DingTalk's new-style API host (the default).
+pub(crate) const API_CHINA: &str = "https://api.dingtalk.com";
 /// DingTalk's OAPI host for mainland China (the default).
 pub(crate) const OAPI_CHINA: &str = "https://oapi.dingtalk.com";
 /// DingTalk's international OAPI host, as in DingTalk's own examples.

@@ -5,15 +5,12 @@
 //! implementation over any [`TokenFetcher`] (the internal app's `gettoken` here, the ISV corp
 //! token elsewhere). A cluster-wide cache implements [`TokenSource`] itself.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
-use time::OffsetDateTime;
-
+use crate::cache::{Expiring, ExpiringCache};
 use crate::clock::Clock;
-use crate::dingtalk::transport::{judge_oapi, parse_payload, Transport};
+use crate::dingtalk::transport::{judge_api, judge_oapi, parse_payload, Transport};
 use crate::dingtalk::wire::GetTokenResult;
 use crate::error::Error;
 use crate::secret::{AccessToken, AppSecret};
@@ -107,18 +104,114 @@ impl TokenFetcher for AppTokenFetcher {
     }
 }
 
+/// Which DingTalk endpoint the app's own access token comes from.
+///
+/// Both give the same kind of token: it is valid as `?access_token=` on OAPI calls and as the
+/// `x-acs-dingtalk-access-token` header on new-style API calls.
+///
+/// ```
+/// use dingtalk_login::dingtalk::TokenApi;
+///
+/// assert_eq!(TokenApi::default(), TokenApi::Oapi);
+/// assert_eq!("v1".parse::<TokenApi>(), Ok(TokenApi::V1));
+/// let login = dingtalk_login::DingTalkLogin::builder()
+///     .app_key("k")
+///     .app_secret("s")
+///     .session_secret("a session key of at least 32 bytes!")
+///     .token_api(TokenApi::V1)
+///     .build();
+/// assert!(login.is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenApi {
+    /// `GET {oapi}/gettoken?appkey=..&appsecret=..` (the default).
+    #[default]
+    Oapi,
+    /// `POST {api}/v1.0/oauth2/accessToken` with `{"appKey","appSecret"}`; no `gettoken` call
+    /// is made at all.
+    V1,
+}
+
+impl std::str::FromStr for TokenApi {
+    type Err = String;
+
+    /// `oapi` or `v1`, ignoring case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "oapi" => Ok(Self::Oapi),
+            "v1" => Ok(Self::V1),
+            other => Err(format!("unknown token API {other:?}")),
+        }
+    }
+}
+
+/// `POST {api}/v1.0/oauth2/accessToken` with `{"appKey","appSecret"}` for an internal app.
+#[derive(Debug, Clone)]
+pub(crate) struct V1AppTokenFetcher {
+    transport: Transport,
+    url: String,
+    app_key: String,
+    app_secret: AppSecret,
+}
+
+impl V1AppTokenFetcher {
+    pub(crate) fn new(
+        transport: Transport,
+        api: &str,
+        app_key: String,
+        app_secret: AppSecret,
+    ) -> Self {
+        Self {
+            transport,
+            url: format!("{api}/v1.0/oauth2/accessToken"),
+            app_key,
+            app_secret,
+        }
+    }
+}
+
+/// `{accessToken, expireIn}`, `expireIn` possibly a string.
+#[serde_with::serde_as]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct V1TokenResult {
+    access_token: String,
+    #[serde_as(as = "Option<serde_with::PickFirst<(_, serde_with::DisplayFromStr)>>")]
+    #[serde(default)]
+    expire_in: Option<i64>,
+}
+
+impl TokenFetcher for V1AppTokenFetcher {
+    fn fetch(&self) -> BoxFuture<'_, Result<FetchedToken, Error>> {
+        Box::pin(async move {
+            let body = serde_json::json!({
+                "appKey": self.app_key,
+                "appSecret": self.app_secret.expose(),
+            });
+            let value = self
+                .transport
+                .call(
+                    "accessToken",
+                    |http| http.post(&self.url).json(&body),
+                    judge_api,
+                )
+                .await?;
+            let result: V1TokenResult = parse_payload("accessToken", &value)?;
+            Ok(FetchedToken {
+                token: AccessToken::new(result.access_token),
+                expires_in: lifetime(result.expire_in),
+            })
+        })
+    }
+}
+
 /// `expires_in` as a duration; ≤ 0 or absent means DingTalk's documented 7200 s.
 pub(crate) fn lifetime(expires_in: Option<i64>) -> Duration {
     match expires_in {
         Some(s) if s > 0 => Duration::from_secs(s.unsigned_abs()),
         _ => DEFAULT_TOKEN_LIFETIME,
     }
-}
-
-struct Slot {
-    token: AccessToken,
-    refresh_at: OffsetDateTime,
-    expires_at: OffsetDateTime,
 }
 
 /// The in-process token cache: one fetch in flight, refresh ahead of expiry with jitter, and
@@ -128,16 +221,11 @@ struct Slot {
 /// - In the refresh window (the last ~5 minutes of the token's life, jittered), one caller
 ///   refreshes while the others keep using the still-valid token.
 /// - With no valid token, callers queue on one lock; the first fetches, the rest re-check and
-///   take its token — or its error, so a failing upstream sees one fetch per wave, not one per
-///   caller.
+///   take its token, or its error: a failed fetch is shared with every caller for about a
+///   second, so a wrong app secret costs a handful of `gettoken` calls, not one per login.
 pub struct AccessTokenCache<F> {
     fetcher: F,
-    clock: Arc<dyn Clock>,
-    slot: RwLock<Option<Slot>>,
-    flight: tokio::sync::Mutex<Option<Error>>,
-    // Bumped after every fetch (success or failure): waiters compare it to see whether a fetch
-    // completed while they queued.
-    generation: AtomicU64,
+    cache: ExpiringCache<AccessToken>,
 }
 
 impl<F: TokenFetcher> AccessTokenCache<F> {
@@ -145,95 +233,21 @@ impl<F: TokenFetcher> AccessTokenCache<F> {
     pub fn new(fetcher: F, clock: Arc<dyn Clock>) -> Self {
         Self {
             fetcher,
-            clock,
-            slot: RwLock::new(None),
-            flight: tokio::sync::Mutex::new(None),
-            generation: AtomicU64::new(0),
+            cache: ExpiringCache::new(clock),
         }
-    }
-
-    fn cached(&self, now: OffsetDateTime) -> Option<(AccessToken, bool)> {
-        let slot = self.slot.read().unwrap_or_else(|p| p.into_inner());
-        slot.as_ref()
-            .filter(|s| now < s.expires_at)
-            .map(|s| (s.token.clone(), now >= s.refresh_at))
-    }
-
-    async fn get(&self) -> Result<AccessToken, Error> {
-        let now = self.clock.now();
-        match self.cached(now) {
-            Some((token, false)) => return Ok(token),
-            Some((token, true)) => {
-                // Refresh window: one caller refreshes, the rest keep the valid token.
-                let Ok(mut flight) = self.flight.try_lock() else {
-                    return Ok(token);
-                };
-                if let Some((fresh, false)) = self.cached(self.clock.now()) {
-                    return Ok(fresh);
-                }
-                return match self.fetch_and_store(&mut flight).await {
-                    Ok(t) => Ok(t),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "access token refresh failed; using the current token until it expires");
-                        Ok(token)
-                    }
-                };
-            }
-            None => {}
-        }
-        let seen = self.generation.load(Ordering::Acquire);
-        let mut flight = self.flight.lock().await;
-        if let Some((token, _)) = self.cached(self.clock.now()) {
-            return Ok(token);
-        }
-        if self.generation.load(Ordering::Acquire) != seen {
-            if let Some(e) = flight.as_ref() {
-                return Err(e.clone());
-            }
-        }
-        self.fetch_and_store(&mut flight).await
-    }
-
-    async fn fetch_and_store(&self, last_error: &mut Option<Error>) -> Result<AccessToken, Error> {
-        let result = self.fetcher.fetch().await;
-        let outcome = match result {
-            Ok(fetched) => {
-                let now = self.clock.now();
-                let life = fetched.expires_in;
-                // Refresh 5 minutes early (half the life for short-lived tokens), jittered by up
-                // to a tenth of the life (at most 60 s) so instances do not refresh in step.
-                let margin = (life / 2).min(Duration::from_secs(300));
-                let jitter_max = (life / 10).min(Duration::from_secs(60));
-                let jitter = rand::rng().random_range(Duration::ZERO..=jitter_max);
-                let slot = Slot {
-                    token: fetched.token.clone(),
-                    refresh_at: now + (life - margin - jitter),
-                    expires_at: now + life,
-                };
-                *self.slot.write().unwrap_or_else(|p| p.into_inner()) = Some(slot);
-                *last_error = None;
-                Ok(fetched.token)
-            }
-            Err(e) => {
-                *last_error = Some(e.clone());
-                Err(e)
-            }
-        };
-        self.generation.fetch_add(1, Ordering::Release);
-        outcome
     }
 }
 
 impl<F: TokenFetcher> TokenSource for AccessTokenCache<F> {
     fn token(&self) -> BoxFuture<'_, Result<AccessToken, Error>> {
-        Box::pin(self.get())
+        Box::pin(self.cache.get_or_fetch(|| async {
+            let fetched = self.fetcher.fetch().await?;
+            Ok(Expiring::new(fetched.token, fetched.expires_in))
+        }))
     }
 
     fn invalidate<'a>(&'a self, failed: &'a AccessToken) -> BoxFuture<'a, ()> {
-        let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
-        if slot.as_ref().is_some_and(|s| &s.token == failed) {
-            *slot = None;
-        }
+        self.cache.invalidate_if(failed);
         Box::pin(std::future::ready(()))
     }
 }

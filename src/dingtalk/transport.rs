@@ -117,25 +117,12 @@ impl Transport {
         };
         let status = response.status();
         if !status.is_success() {
-            let mut detail = UpstreamDetail::api(api);
-            detail.http_status = Some(status.as_u16());
-            if status.is_server_error() {
-                let err = Error::UpstreamUnavailable {
-                    reason: Unavailable::ServerError,
-                    retry_after: retry_after_header(&response),
-                    detail: Box::new(detail),
-                };
-                return Err(fail(true, err));
-            }
-            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                let err = Error::UpstreamUnavailable {
-                    reason: Unavailable::RateLimited,
-                    retry_after: retry_after_header(&response),
-                    detail: Box::new(detail),
-                };
-                return Err(fail(false, err));
-            }
-            return Err(fail(false, Error::UpstreamError(Box::new(detail))));
+            let retry_after = retry_after_header(&response);
+            // The new-style API answers errors as HTTP >= 400 with `{code, message, requestid}`;
+            // a body without them is judged by the status alone.
+            let body = response.bytes().await.unwrap_or_default();
+            let (retry, error) = judge_http_error(api, status.as_u16(), retry_after, &body);
+            return Err(AttemptError { retry, error });
         }
         let body = match response.bytes().await {
             Ok(b) => b,
@@ -212,6 +199,76 @@ pub(crate) fn unparsable_answer(body: &[u8]) -> String {
         "an answer that is not JSON"
     };
     format!("{kind} ({} bytes)", body.len())
+}
+
+/// An answer with an HTTP error status: whether to retry, and the error.
+///
+/// The new-style API's `code` decides first: `InvalidAuthentication` means the token was
+/// refused; `Throttling*` is a rate limit; `systemBusy` and `ServiceUnavailable` are
+/// transient. Otherwise 5xx is transient, 429 a rate limit, and anything else a refusal
+/// (`invalidClientIdOrSecret` among them).
+pub(crate) fn judge_http_error(
+    api: &'static str,
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> (bool, CallError) {
+    let api_error: Option<ApiError> = serde_json::from_slice(body).ok();
+    let mut detail = UpstreamDetail::api(api);
+    detail.http_status = Some(status);
+    let code = api_error.as_ref().and_then(|e| e.code.clone());
+    if let Some(e) = api_error {
+        detail.sub_code = e.code;
+        detail.errmsg = e.message;
+        detail.request_id = e.requestid;
+    }
+    let detail = Box::new(detail);
+    let code = code.as_deref().unwrap_or("");
+    let unavailable = |reason, retry_after| Error::UpstreamUnavailable {
+        reason,
+        retry_after,
+        detail: detail.clone(),
+    };
+    if code == "InvalidAuthentication" {
+        return (false, CallError::TokenInvalid(detail));
+    }
+    if status == 429 || code.starts_with("Throttling") {
+        // Without a `Retry-After`, a second is a fair first guess, as for OAPI's flow control.
+        let after = retry_after.or(Some(Duration::from_secs(1)));
+        return (
+            false,
+            CallError::Error(unavailable(Unavailable::RateLimited, after)),
+        );
+    }
+    if code == "systemBusy" || code == "ServiceUnavailable" {
+        return (
+            true,
+            CallError::Error(unavailable(Unavailable::Busy, retry_after)),
+        );
+    }
+    if status >= 500 {
+        return (
+            true,
+            CallError::Error(unavailable(Unavailable::ServerError, retry_after)),
+        );
+    }
+    (false, CallError::Error(Error::UpstreamError(detail)))
+}
+
+/// The body of a new-style API error.
+#[derive(Deserialize)]
+struct ApiError {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    requestid: Option<String>,
+}
+
+/// The new-style API judge: a 2xx answer is the payload itself.
+pub(crate) fn judge_api(_api: &'static str, value: Value) -> Verdict {
+    Verdict::Done(value)
 }
 
 /// The OAPI judge: errcode classification shared by every OAPI call.

@@ -22,6 +22,12 @@ pub enum Endpoint {
     EmployeeGetUser,
     /// `POST /service/get_corp_token`: an ISV app's corp token.
     GetCorpToken,
+    /// `POST /v1.0/oauth2/accessToken`: the app's access token from the new-style API.
+    AccessTokenV1,
+    /// `GET /get_jsapi_ticket`: a JSAPI ticket (OAPI).
+    GetJsapiTicket,
+    /// `POST /v1.0/oauth2/jsapiTickets`: a JSAPI ticket (new-style API).
+    JsapiTicketsV1,
 }
 
 impl Endpoint {
@@ -34,6 +40,9 @@ impl Endpoint {
             (&Method::POST, "/router/rest") => Some(Self::TopRouter),
             (&Method::POST, "/api/v1/getUser") => Some(Self::EmployeeGetUser),
             (&Method::POST, "/service/get_corp_token") => Some(Self::GetCorpToken),
+            (&Method::POST, "/v1.0/oauth2/accessToken") => Some(Self::AccessTokenV1),
+            (&Method::GET, "/get_jsapi_ticket") => Some(Self::GetJsapiTicket),
+            (&Method::POST, "/v1.0/oauth2/jsapiTickets") => Some(Self::JsapiTicketsV1),
             _ => None,
         }
     }

@@ -52,6 +52,15 @@ pub enum Failure {
     TopResultFailed,
     /// HTTP 200 with TOP's XML `error_response` (`text/xml`), as TOP answers `format=xml`.
     Xml,
+    /// A new-style API error: HTTP `status` with `{"code":code,"message":"injected",
+    /// "requestid":..}`, e.g. 401 `InvalidAuthentication`, 429 `Throttling.Api`, 503
+    /// `ServiceUnavailable`.
+    ApiError {
+        /// The HTTP status.
+        status: u16,
+        /// The `code`.
+        code: &'static str,
+    },
 }
 
 /// What an injected failure does to the request it hits.
@@ -93,6 +102,11 @@ impl Failure {
                 status: StatusCode::OK,
                 body: top::XML_ERROR_EXAMPLE.to_owned(),
             }),
+            Self::ApiError { status, code } => Effect::Answer(super::jsapi::api_error(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                code,
+                "injected",
+            )),
             Self::Delay(by) => Effect::Delay(by),
             Self::DropConnection => Effect::Drop,
         }

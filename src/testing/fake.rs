@@ -22,6 +22,7 @@ use super::employee::{self, FakeEmployee, FakeEmployees};
 use super::endpoint::Endpoint;
 use super::failure::{Effect, Failure};
 use super::isv::{self, FakeSuite};
+use super::jsapi;
 use super::oapi::{self, Params, Reply};
 use super::quirks::Quirks;
 use super::state::{Directory, State, TokenRejection};
@@ -166,6 +167,18 @@ impl FakeDingTalk {
         self.lock().retire_token(TokenRejection::Invalid);
     }
 
+    /// The JSAPI ticket a page's `dd.config` signature must be made with now: the one handed
+    /// out last, while it lives. Each ticket fetch replaces it, as at DingTalk.
+    pub fn current_jsapi_ticket(&self) -> Option<String> {
+        self.lock().current_jsapi_ticket()
+    }
+
+    /// Expires the current JSAPI ticket: signatures made with it no longer match, and the
+    /// next ticket fetch mints a new one.
+    pub fn expire_jsapi_ticket(&self) {
+        self.lock().expire_jsapi_ticket();
+    }
+
     /// Makes the next `times` calls to `endpoint` fail with `failure`, after any failures
     /// already queued for it. `usize::MAX` means every call from now on (until
     /// [`clear_failures`](Self::clear_failures)); `0` queues nothing.
@@ -257,6 +270,7 @@ pub struct FakeDingTalkBuilder {
     employee_corp_id: String,
     employees: Vec<FakeEmployee>,
     suite: FakeSuite,
+    jsapi_ticket_ttl: Option<Duration>,
 }
 
 impl Default for FakeDingTalkBuilder {
@@ -273,6 +287,7 @@ impl Default for FakeDingTalkBuilder {
             employee_corp_id: "wx-fake-corp".to_owned(),
             employees: Vec::new(),
             suite: FakeSuite::default(),
+            jsapi_ticket_ttl: None,
         }
     }
 }
@@ -294,6 +309,13 @@ impl FakeDingTalkBuilder {
     /// with the clock. Default: 7200 seconds, as DingTalk.
     pub fn token_ttl(mut self, ttl: Duration) -> Self {
         self.token_ttl = ttl;
+        self
+    }
+
+    /// How long a JSAPI ticket lives, reported as `expires_in`/`expireIn`. Default: the
+    /// access token's lifetime.
+    pub fn jsapi_ticket_ttl(mut self, ttl: Duration) -> Self {
+        self.jsapi_ticket_ttl = Some(ttl);
         self
     }
 
@@ -370,14 +392,18 @@ impl FakeDingTalkBuilder {
             employees,
             suite: self.suite,
         };
-        let state = Arc::new(Mutex::new(State::new(
+        let mut state = State::new(
             self.app_key.clone(),
             self.app_secret.clone(),
             self.token_ttl,
             self.clock,
             self.users,
             directory,
-        )));
+        );
+        if let Some(ttl) = self.jsapi_ticket_ttl {
+            state.set_jsapi_ticket_ttl(ttl);
+        }
+        let state = Arc::new(Mutex::new(state));
         let server = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
         tracing::debug!(%addr, "fake DingTalk listening");
         FakeDingTalk {
@@ -475,6 +501,10 @@ async fn handle(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let params = Params::parse(parts.uri.query(), content_type, &body);
+    let header_token = parts
+        .headers
+        .get("x-acs-dingtalk-access-token")
+        .and_then(|v| v.to_str().ok());
     let mut state = lock(&state);
     let reply = match endpoint {
         Endpoint::GetToken => oapi::gettoken(&mut state, &params),
@@ -483,6 +513,9 @@ async fn handle(
         Endpoint::TopRouter => top::router(&mut state, &params),
         Endpoint::EmployeeGetUser => employee::get_user(&state.employees, &params),
         Endpoint::GetCorpToken => isv::get_corp_token(&mut state, &params),
+        Endpoint::AccessTokenV1 => jsapi::access_token(&mut state, &params),
+        Endpoint::GetJsapiTicket => jsapi::get_jsapi_ticket(&mut state, &params),
+        Endpoint::JsapiTicketsV1 => jsapi::jsapi_tickets(&mut state, header_token),
     };
     Ok(response(reply, state.quirks()))
 }

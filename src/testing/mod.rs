@@ -10,18 +10,23 @@
 //! | `POST /topapi/v2/user/getbymobile?access_token=..` | a user's `userid` by mobile; 60121 for nobody, 40104 for a malformed number |
 //! | `POST /service/get_corp_token?accessKey=..&timestamp=..&suiteTicket=..&signature=..` | an ISV corp token for an authorised `auth_corpid` ([`FakeSuite`]); 853001–853005 for a bad timestamp, key, signature or ticket |
 //! | `POST /router/rest` (the TOP router, [`FakeDingTalk::top_gateway_url`]) | `alibaba.dc.uc.inner.user.by.account.get` for the [`FakeAccount`]s, signed with `md5`, `hmac` or `hmac-sha256`; TOP's `error_response` (code 25 for a wrong `sign`, `isv.account-not-exist` for an unknown account), XML for `format=xml` |
+//! | `POST /v1.0/oauth2/accessToken` (`{"appKey","appSecret"}`) | `{accessToken, expireIn}`: the same token `gettoken` hands out; HTTP 400 `invalidClientIdOrSecret` for wrong credentials |
+//! | `GET /get_jsapi_ticket?access_token=..` | `{ticket, expires_in}`: a new JSAPI ticket, replacing the previous one |
+//! | `POST /v1.0/oauth2/jsapiTickets` (token in `x-acs-dingtalk-access-token`) | `{jsapiTicket, expireIn}`, replacing the previous ticket; HTTP 401 `InvalidAuthentication` for a refused token |
 //! | `POST /api/v1/getUser` (the employee-info service) | a [`FakeEmployee`]'s profile by `corpId` and `userId` (or `userid`); 60111 for nobody |
 //!
 //! Its semantics are DingTalk's: login codes are single use and live five minutes; there is
 //! one access token at a time, handed to every caller and renewed by each `gettoken` within
 //! its life; an expired token answers 42001 and an unknown or invalidated one 40014; every
-//! answer carries a `request_id`. Request bodies may be JSON or a form, as in DingTalk's own
+//! answer carries a `request_id` (`requestid` on the new-style API, whose errors are an HTTP
+//! error status with `{code, message, requestid}`). Request bodies may be JSON or a form, as in DingTalk's own
 //! curl examples. Anything else answers HTTP 404.
 //!
 //! A test can also misbehave on purpose: [`FakeDingTalk::expire_token`] and
 //! [`FakeDingTalk::invalidate_token`], [`FakeDingTalk::fail_next`] with a [`Failure`] (busy,
 //! HTTP 500, gateway flow control, any errcode, TOP's `error_response` or
-//! `result.success == false`, an XML answer, a delay, a dropped connection), and
+//! `result.success == false`, an XML answer, a new-style API error, a delay, a dropped
+//! connection), and
 //! [`Quirks`] for the stringly-typed JSON real DingTalk sends. [`FakeDingTalk::calls`]
 //! counts requests per [`Endpoint`]. Code and token lifetimes follow the
 //! [`Clock`](crate::clock::Clock) given to the builder, so a
@@ -76,6 +81,7 @@ mod endpoint;
 mod failure;
 mod fake;
 mod isv;
+mod jsapi;
 mod oapi;
 mod quirks;
 mod state;

@@ -174,7 +174,7 @@ pub(super) fn getbymobile(state: &mut State, params: &Params) -> Reply {
 }
 
 /// Checks the request's `access_token`; the error answer if it is refused.
-fn authorize(state: &State, params: &Params) -> Result<(), Reply> {
+pub(super) fn authorize(state: &State, params: &Params) -> Result<(), Reply> {
     let token = params.text("access_token");
     state
         .check_token(token.as_deref())

@@ -40,6 +40,9 @@ pub(super) struct State {
     users: BTreeMap<String, FakeUser>,
     /// The token `gettoken` hands out while it lives.
     token: Option<LiveToken>,
+    /// The JSAPI ticket handed out last, while it lives; each fetch replaces it.
+    jsapi_ticket: Option<LiveToken>,
+    jsapi_ticket_ttl: Duration,
     /// Tokens that were replaced, and how callers still holding them are answered.
     retired: HashMap<String, TokenRejection>,
     codes: HashMap<String, IssuedCode>,
@@ -92,6 +95,8 @@ impl State {
             clock,
             users: users.into_iter().map(|u| (u.userid.clone(), u)).collect(),
             token: None,
+            jsapi_ticket: None,
+            jsapi_ticket_ttl: token_ttl,
             retired: HashMap::new(),
             codes: HashMap::new(),
             failures: FailurePlan::default(),
@@ -184,6 +189,38 @@ impl State {
                 .copied()
                 .unwrap_or(TokenRejection::Invalid)),
         }
+    }
+
+    // ---- JSAPI tickets ----
+
+    /// How long a JSAPI ticket lives. Default: the token's lifetime.
+    pub(super) fn set_jsapi_ticket_ttl(&mut self, ttl: Duration) {
+        self.jsapi_ticket_ttl = ttl;
+    }
+
+    /// A new JSAPI ticket, replacing the previous one (signatures made with the old one no
+    /// longer match), and its `expires_in` in seconds.
+    pub(super) fn issue_jsapi_ticket(&mut self) -> (String, u64) {
+        let value = random_string(ALPHANUMERIC, 86);
+        self.jsapi_ticket = Some(LiveToken {
+            value: value.clone(),
+            expires_at: self.clock.now() + self.jsapi_ticket_ttl,
+        });
+        (value, self.jsapi_ticket_ttl.as_secs())
+    }
+
+    /// The JSAPI ticket a page's signature must be made with now, if one lives.
+    pub(super) fn current_jsapi_ticket(&self) -> Option<String> {
+        let now = self.clock.now();
+        self.jsapi_ticket
+            .as_ref()
+            .filter(|t| now < t.expires_at)
+            .map(|t| t.value.clone())
+    }
+
+    /// Forgets the JSAPI ticket, as if it had expired.
+    pub(super) fn expire_jsapi_ticket(&mut self) {
+        self.jsapi_ticket = None;
     }
 
     // ---- login codes ----

@@ -11,12 +11,14 @@
 //! | `GET /auth/dingtalk?code&state` | the same, when `state` equals the `dingtalk_state` cookie |
 //! | `GET /auth/dingtalk/state` | 200 `{state}` + the `dingtalk_state` cookie |
 //! | `POST /auth/logout` | 204; the session is revoked and its cookie cleared |
+//! | `GET /auth/dingtalk/jsapi?url=<page url>` | 200 `{agentId, corpId, timeStamp, nonceStr, signature, type: 0}` for `dd.config` ([`crate::jsapi`]) |
 //!
 //! Paths and allowed origins come from [`LoginRoutes`].
 
 mod authorize;
 mod cookies;
 mod head;
+mod jsapi;
 mod limit;
 mod reply;
 
@@ -62,6 +64,7 @@ pub struct LoginRoutes {
     login: String,
     state: String,
     logout: String,
+    jsapi: String,
     allowed_origins: Option<Vec<String>>,
     rate_limit: Option<limit::LoginRateLimit>,
     trust_forwarded_for: bool,
@@ -75,6 +78,7 @@ impl Default for LoginRoutes {
             login: "/auth/dingtalk".into(),
             state: "/auth/dingtalk/state".into(),
             logout: "/auth/logout".into(),
+            jsapi: "/auth/dingtalk/jsapi".into(),
             allowed_origins: None,
             rate_limit: None,
             trust_forwarded_for: false,
@@ -101,6 +105,17 @@ impl LoginRoutes {
     pub fn logout_path_at(mut self, path: impl Into<String>) -> Self {
         self.logout = path.into();
         self
+    }
+
+    /// The JSAPI signature path (GET). Default `/auth/dingtalk/jsapi`.
+    pub fn jsapi_path_at(mut self, path: impl Into<String>) -> Self {
+        self.jsapi = path.into();
+        self
+    }
+
+    /// The configured allowed origins, without trailing `/`.
+    pub(crate) fn allowed_origin_list(&self) -> Option<&[String]> {
+        self.allowed_origins.as_deref()
     }
 
     /// Origins allowed to POST login and logout, replacing the default (the request's own
@@ -184,6 +199,7 @@ impl LoginRoutes {
             ("GET", self.login.as_str(), Route::RedirectLogin),
             ("GET", self.state.as_str(), Route::State),
             ("POST", self.logout.as_str(), Route::Logout),
+            ("GET", self.jsapi.as_str(), Route::Jsapi),
         ];
         #[cfg(feature = "testing")]
         if let Some(echo) = &self.echo {
@@ -231,6 +247,7 @@ pub(crate) enum Route {
     RedirectLogin,
     State,
     Logout,
+    Jsapi,
     #[cfg(feature = "testing")]
     Echo,
 }
@@ -254,6 +271,7 @@ where
         Route::RedirectLogin => redirect_login(login, routes, head).await,
         Route::State => Ok(state(login)),
         Route::Logout => return logout(login, routes, head).await,
+        Route::Jsapi => jsapi::jsapi_config(login, routes, head).await,
         #[cfg(feature = "testing")]
         Route::Echo => Ok(Reply::json(
             StatusCode::OK,

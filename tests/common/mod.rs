@@ -16,7 +16,12 @@
 
 #[macro_use]
 pub mod hardening;
+#[allow(unused_imports)]
 pub use hardening::*;
+#[macro_use]
+pub mod harden;
+#[macro_use]
+pub mod jsapi;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

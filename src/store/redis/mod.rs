@@ -11,6 +11,7 @@
 //! | replay guard | `SET <prefix>code:<sha256(code)> <random> NX EX 300`; release is a compare-and-delete script, so only the claimant frees its claim | one round trip per login |
 //! | revocation | `ZADD <prefix>revoked <exp> <jti>` (pruned an hour past `exp`) + `PUBLISH <prefix>revocations`, in one transaction; every instance keeps a local set fed by a subscriber and reloaded from the sorted set after each reconnect | **none**: `is_revoked` reads the local set |
 //! | access token | `<prefix>access-token` with the token's TTL (less a 5-minute refresh margin); one fetch in flight across the cluster (`SET <prefix>access-token:lock .. NX PX 5000`, the others poll); invalidation is a compare-and-delete of the failed token only | none in the steady state: a local copy sits in front |
+//! | JSAPI ticket | `<prefix>jsapi-ticket`, shared exactly like the access token, so the cluster makes one ticket fetch per expiry | none in the steady state |
 //!
 //! Revocations live in one sorted set rather than a key per session, so the reload after a
 //! reconnect reads the revocations alone (`ZRANGEBYSCORE`) instead of `SCAN`ning a keyspace
@@ -89,7 +90,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::ConfigBuilder;
-use crate::dingtalk::TokenFetcher;
+use crate::dingtalk::{TokenFetcher, TokenSource};
 use crate::error::Error;
 
 pub(crate) use replay::RedisReplayGuard;
@@ -218,10 +219,22 @@ impl RedisStores {
     /// token) still wins over the token cache.
     pub fn configure(&self, builder: ConfigBuilder) -> ConfigBuilder {
         let stores = self.clone();
+        let tickets = self.clone();
         builder
             .replay_guard(self.replay_guard())
             .revocation(self.revocation())
             .token_cache(move |fetcher| stores.token_source(fetcher))
+            .jsapi_ticket_cache(move |fetcher| tickets.shared_ticket(fetcher))
+    }
+
+    /// The cluster-wide JSAPI ticket: one fetch per expiry across every instance, since a
+    /// second fetch can replace the ticket the others are signing with.
+    fn shared_ticket(&self, fetcher: Box<dyn TokenFetcher>) -> Arc<dyn TokenSource> {
+        Arc::new(RedisTokenSource::named(
+            self.conn.clone(),
+            "jsapi-ticket",
+            fetcher,
+        ))
     }
 }
 

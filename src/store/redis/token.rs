@@ -1,10 +1,11 @@
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::cache::{Expiring, ExpiringCache};
+use crate::clock::SystemClock;
 use crate::dingtalk::{FetchedToken, TokenFetcher, TokenSource};
 use crate::error::Error;
 use crate::secret::AccessToken;
@@ -25,13 +26,15 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// A shared token without a TTL (set by hand) is trusted locally this long.
 const NO_TTL_LOCAL: Duration = Duration::from_secs(60);
 
-/// A cluster-wide access-token cache on Redis, with an in-process copy in front.
+/// A cluster-wide access-token cache on Redis, with an in-process copy in front. The JSAPI
+/// ticket is shared the same way, under `<prefix>jsapi-ticket`.
 ///
 /// - The token lives in `<prefix>access-token` with DingTalk's lifetime less a refresh margin
 ///   (5 minutes, or half the life for short-lived tokens). Each instance keeps a local copy
 ///   until the key's TTL runs out, so the steady state costs no Redis round trip per DingTalk
 ///   call.
-/// - On a miss, callers in one process queue behind one leader (local single flight). The
+/// - On a miss, callers in one process queue behind one leader (local single flight; a failure
+///   is shared with the callers of the next second instead of retried by each). The
 ///   leader reads Redis; if the token is not there it takes `<prefix>access-token:lock` with
 ///   `SET .. NX PX 5000`, reads again under the lock, and only then fetches from DingTalk and
 ///   stores the token. Leaders on other instances poll the key every 25 ms meanwhile: one fetch
@@ -48,16 +51,7 @@ pub struct RedisTokenSource {
     key: String,
     lock_key: String,
     fetcher: Box<dyn TokenFetcher>,
-    local: RwLock<Option<Local>>,
-    flight: tokio::sync::Mutex<Option<Error>>,
-    // Bumped after every attempt of a leader: waiters compare it to see whether an attempt
-    // completed while they queued, and then take its outcome instead of trying again.
-    generation: AtomicU64,
-}
-
-struct Local {
-    token: AccessToken,
-    expires_at: Instant,
+    local: ExpiringCache<AccessToken>,
 }
 
 impl fmt::Debug for RedisTokenSource {
@@ -76,54 +70,27 @@ fn shared_ttl(expires_in: Duration) -> Duration {
 
 impl RedisTokenSource {
     pub(super) fn new(conn: Conn, fetcher: Box<dyn TokenFetcher>) -> Self {
+        Self::named(conn, "access-token", fetcher)
+    }
+
+    /// A shared value under `<prefix><name>`, fetched under `<prefix><name>:lock`: the same
+    /// one-fetch-per-cluster mechanism for anything token-like (the JSAPI ticket).
+    pub(super) fn named(conn: Conn, name: &str, fetcher: Box<dyn TokenFetcher>) -> Self {
         Self {
-            key: conn.key("access-token"),
-            lock_key: conn.key("access-token:lock"),
+            key: conn.key(name),
+            lock_key: conn.key(&format!("{name}:lock")),
             conn,
             fetcher,
-            local: RwLock::new(None),
-            flight: tokio::sync::Mutex::new(None),
-            generation: AtomicU64::new(0),
+            local: ExpiringCache::new(Arc::new(SystemClock)),
         }
-    }
-
-    fn cached(&self) -> Option<AccessToken> {
-        let local = self.local.read().unwrap_or_else(|p| p.into_inner());
-        local
-            .as_ref()
-            .filter(|l| Instant::now() < l.expires_at)
-            .map(|l| l.token.clone())
-    }
-
-    fn keep_locally(&self, token: &AccessToken, ttl: Duration) {
-        *self.local.write().unwrap_or_else(|p| p.into_inner()) = Some(Local {
-            token: token.clone(),
-            expires_at: Instant::now() + ttl,
-        });
     }
 
     async fn get(&self) -> Result<AccessToken, Error> {
-        if let Some(token) = self.cached() {
-            return Ok(token);
-        }
-        let seen = self.generation.load(Ordering::Acquire);
-        let mut flight = self.flight.lock().await;
-        if let Some(token) = self.cached() {
-            return Ok(token);
-        }
-        if self.generation.load(Ordering::Acquire) != seen {
-            if let Some(e) = flight.as_ref() {
-                return Err(e.clone());
-            }
-        }
-        let outcome = self.load_or_fetch().await;
-        *flight = outcome.as_ref().err().cloned();
-        self.generation.fetch_add(1, Ordering::Release);
-        outcome
+        self.local.get_or_fetch(|| self.load_or_fetch()).await
     }
 
     /// The leader's work: the shared token, or the cluster lock and a fetch.
-    async fn load_or_fetch(&self) -> Result<AccessToken, Error> {
+    async fn load_or_fetch(&self) -> Result<Expiring<AccessToken>, Error> {
         let deadline = Instant::now() + WAIT_AT_MOST;
         loop {
             match self.read_shared().await {
@@ -146,8 +113,8 @@ impl RedisTokenSource {
         }
     }
 
-    /// The shared token and its remaining TTL, kept locally when found.
-    async fn read_shared(&self) -> Result<Option<AccessToken>, Error> {
+    /// The shared token and its remaining TTL.
+    async fn read_shared(&self) -> Result<Option<Expiring<AccessToken>>, Error> {
         let (token, pttl): (Option<String>, i64) = self
             .conn
             .run("GET + PTTL (access token)", |mut c| async move {
@@ -170,9 +137,7 @@ impl RedisTokenSource {
             // Expired between GET and PTTL.
             _ => return Ok(None),
         };
-        let token = AccessToken::new(token);
-        self.keep_locally(&token, ttl);
-        Ok(Some(token))
+        Ok(Some(Expiring::new(AccessToken::new(token), ttl)))
     }
 
     async fn try_lock(&self, holder: &str) -> Result<bool, Error> {
@@ -212,7 +177,7 @@ impl RedisTokenSource {
         }
     }
 
-    async fn fetch_under_lock(&self, holder: &str) -> Result<AccessToken, Error> {
+    async fn fetch_under_lock(&self, holder: &str) -> Result<Expiring<AccessToken>, Error> {
         // Re-check under the lock: the previous holder may have stored its token between our
         // read and our lock.
         match self.read_shared().await {
@@ -251,8 +216,7 @@ impl RedisTokenSource {
                         "the access token is cached per instance until redis is back",
                     );
                 }
-                self.keep_locally(&token, ttl);
-                Ok(token)
+                Ok(Expiring::new(token, ttl))
             }
             Err(e) => Err(e),
         };
@@ -260,23 +224,17 @@ impl RedisTokenSource {
         outcome
     }
 
-    async fn fetch_without_redis(&self, e: &Error) -> Result<AccessToken, Error> {
+    async fn fetch_without_redis(&self, e: &Error) -> Result<Expiring<AccessToken>, Error> {
         self.conn.warn_unavailable(
             e,
             "access tokens are fetched and cached per instance until redis is back",
         );
         let FetchedToken { token, expires_in } = self.fetcher.fetch().await?;
-        self.keep_locally(&token, shared_ttl(expires_in));
-        Ok(token)
+        Ok(Expiring::new(token, shared_ttl(expires_in)))
     }
 
     async fn drop_token(&self, failed: &AccessToken) {
-        {
-            let mut local = self.local.write().unwrap_or_else(|p| p.into_inner());
-            if local.as_ref().is_some_and(|l| &l.token == failed) {
-                *local = None;
-            }
-        }
+        self.local.invalidate_if(failed);
         let dropped = self
             .conn
             .run("compare-and-delete (access token)", |mut c| async move {

@@ -1,0 +1,86 @@
+#![allow(unused_macros)] // the contract macros of `common` are not run here
+#![allow(clippy::duplicate_mod)] // both example apps include the shared support module
+//! Two app instances, one axum and one actix, on one Redis: the cluster fetches one JSAPI
+//! ticket in all, and both sign with it (a second fetch would replace it at DingTalk).
+
+#[macro_use]
+mod common;
+mod support_redis;
+
+#[path = "../examples/actix_app.rs"]
+mod actix_app;
+#[path = "../examples/axum_app.rs"]
+mod axum_app;
+
+use actix_web::{App, HttpServer};
+use common::jsapi::{assert_signed, config_ok, get_config, jsapi_env};
+use dingtalk_login::testing::{Endpoint, FakeDingTalk};
+use support_redis::RedisServer;
+
+fn vars(fake: &FakeDingTalk, redis_url: &str) -> Vec<(String, String)> {
+    jsapi_env(fake, &[("REDIS_URL", redis_url)])
+}
+
+fn lookup(vars: &[(String, String)]) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+async fn start_axum(vars: Vec<(String, String)>) -> String {
+    let mut env = axum_app::AppEnv::from_vars(lookup(&vars)).unwrap();
+    env.connect_redis().await.expect("Redis is reachable");
+    let app = axum_app::router(&env).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+async fn start_actix(vars: Vec<(String, String)>) -> String {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let mut env = actix_app::AppEnv::from_vars(lookup(&vars)).unwrap();
+            env.connect_redis().await.expect("Redis is reachable");
+            let app = actix_app::configure(&env).unwrap();
+            let server = HttpServer::new(move || App::new().configure(app.clone()))
+                .workers(1)
+                .disable_signals()
+                .bind("127.0.0.1:0")
+                .unwrap();
+            let _ = tx.send(server.addrs()[0]);
+            server.run().await
+        })
+    });
+    format!("http://{}", rx.await.unwrap())
+}
+
+#[tokio::test]
+async fn two_instances_on_one_redis_fetch_one_ticket() {
+    let Some(redis) = RedisServer::start().await else {
+        return; // not installed and not CI: RedisServer::start printed why
+    };
+    let fake = common::fake().await;
+    let a = start_axum(vars(&fake, &redis.url())).await;
+    let b = start_actix(vars(&fake, &redis.url())).await;
+
+    // Both instances cold at once, many requests each.
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let base = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let page = format!("{base}/h5?i={i}");
+            (page.clone(), get_config(&base, &page).await)
+        }));
+    }
+    for task in tasks {
+        let (page, res) = task.await.unwrap();
+        let body = config_ok(res).await;
+        assert_signed(&fake, &body, &page, false);
+    }
+    assert_eq!(
+        fake.calls(Endpoint::GetJsapiTicket),
+        1,
+        "one fetch in the cluster"
+    );
+    assert_eq!(fake.calls(Endpoint::GetToken), 1);
+}
