@@ -212,16 +212,23 @@ impl LoginRoutes {
     ///
     /// No `Origin` is allowed (non-browser clients send none; browsers always send one on a
     /// cross-site POST). `Origin: null` is foreign. The default allowed origin is the request's
-    /// own: its scheme (`X-Forwarded-Proto`, else the URI's, else `http`) and `Host`.
-    pub(crate) fn check_origin(&self, req: &impl RequestHead) -> Result<(), Error> {
+    /// own: its scheme (`X-Forwarded-Proto`, else the URI's, else `http`) and `Host`. The
+    /// configured public URL's origin (`public`) is always allowed too, so an app behind a TLS
+    /// terminator that sends no `X-Forwarded-Proto` still accepts its own https pages.
+    pub(crate) fn check_origin(
+        &self,
+        req: &impl RequestHead,
+        public: Option<&str>,
+    ) -> Result<(), Error> {
         let Some(origin) = req.header("origin") else {
             return Ok(());
         };
         let origin = origin.trim().trim_end_matches('/');
-        let allowed = match &self.allowed_origins {
+        let listed = match &self.allowed_origins {
             Some(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
             None => own_origin(req).is_some_and(|own| own.eq_ignore_ascii_case(origin)),
         };
+        let allowed = listed || public.is_some_and(|p| p.eq_ignore_ascii_case(origin));
         if allowed && origin != "null" {
             Ok(())
         } else {
@@ -291,7 +298,7 @@ where
     B: Future<Output = Result<Bytes, Error>>,
 {
     // Before the body is read: a cross-site POST must not spend the code.
-    routes.check_origin(head)?;
+    routes.check_origin(head, login.public_origin())?;
     routes.check_rate(head)?;
     let code = if let Some(code) = head.header(CODE_HEADER) {
         // The header wins; the body need not be read at all.
@@ -379,7 +386,7 @@ fn new_state() -> String {
 
 async fn logout(login: &DingTalkLogin, routes: &LoginRoutes, head: &impl RequestHead) -> Reply {
     let claims = match routes
-        .check_origin(head)
+        .check_origin(head, login.public_origin())
         .and_then(|()| session_token(head, &login.cookie_settings().name))
         .and_then(|token| login.verify(&token))
     {
@@ -404,32 +411,54 @@ mod tests {
     use super::head::tests::head;
     use super::*;
 
+    impl LoginRoutes {
+        fn check_origin_default(&self, req: &impl RequestHead) -> Result<(), Error> {
+            self.check_origin(req, None)
+        }
+    }
+
+    #[test]
+    fn the_public_origin_is_allowed_besides_the_own() {
+        let routes = LoginRoutes::default();
+        let https_page = head(&[("host", "a.test"), ("origin", "https://a.test")]);
+        assert!(routes.check_origin(&https_page, None).is_err());
+        assert!(routes
+            .check_origin(&https_page, Some("https://a.test"))
+            .is_ok());
+        let own = head(&[("host", "a.test"), ("origin", "http://a.test")]);
+        assert!(routes.check_origin(&own, Some("https://a.test")).is_ok());
+        let evil = head(&[("host", "a.test"), ("origin", "https://evil.test")]);
+        assert!(routes.check_origin(&evil, Some("https://a.test")).is_err());
+    }
+
     #[test]
     fn origin_rules() {
         let routes = LoginRoutes::default();
-        assert!(routes.check_origin(&head(&[("host", "a.test")])).is_ok());
         assert!(routes
-            .check_origin(&head(&[("host", "a.test"), ("origin", "http://a.test")]))
+            .check_origin_default(&head(&[("host", "a.test")]))
             .is_ok());
         assert!(routes
-            .check_origin(&head(&[("host", "a.test"), ("origin", "https://a.test")]))
+            .check_origin_default(&head(&[("host", "a.test"), ("origin", "http://a.test")]))
+            .is_ok());
+        assert!(routes
+            .check_origin_default(&head(&[("host", "a.test"), ("origin", "https://a.test")]))
             .is_err());
         assert!(routes
-            .check_origin(&head(&[
+            .check_origin_default(&head(&[
                 ("host", "a.test"),
                 ("origin", "https://a.test"),
                 ("x-forwarded-proto", "https")
             ]))
             .is_ok());
         assert!(routes
-            .check_origin(&head(&[("host", "a.test"), ("origin", "null")]))
+            .check_origin_default(&head(&[("host", "a.test"), ("origin", "null")]))
             .is_err());
         let listed = LoginRoutes::default().allowed_origins(["https://app.test/"]);
         assert!(listed
-            .check_origin(&head(&[("host", "a.test"), ("origin", "https://app.test")]))
+            .check_origin_default(&head(&[("host", "a.test"), ("origin", "https://app.test")]))
             .is_ok());
         assert!(listed
-            .check_origin(&head(&[("origin", "https://app.test.evil")]))
+            .check_origin_default(&head(&[("origin", "https://app.test.evil")]))
             .is_err());
     }
 

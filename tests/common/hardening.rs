@@ -11,6 +11,7 @@ macro_rules! hardening_contract_tests {
             no_rate_limit_by_default,
             failed_redirect_login_clears_the_state_cookie,
             an_empty_session_cookie_does_not_hide_a_valid_one,
+            public_url_origin_is_allowed { "PUBLIC_URL" = "https://app.test" },
         );
     };
 }
@@ -79,4 +80,25 @@ pub async fn an_empty_session_cookie_does_not_hide_a_valid_one(base: &str, fake:
     let both = format!("dingtalk_session=; dingtalk_session={token}");
     let res = get_with(base, "/me", &[("cookie", &both)]).await;
     assert_eq!(json_ok(res).await["userid"], "staff");
+}
+
+/// `PUBLIC_URL=https://app.test` behind a TLS terminator that sends no `X-Forwarded-Proto`:
+/// a browser on the https page posts with `Origin: https://app.test` over plain http, and is
+/// let in; a foreign origin still is not.
+pub async fn public_url_origin_is_allowed(base: &str, fake: &FakeDingTalk) {
+    let post = |origin: &'static str, code: String| {
+        send(
+            client()
+                .post(format!("{base}/auth/dingtalk"))
+                .header("Origin", origin)
+                .json(&json!({ "code": code })),
+        )
+    };
+    json_ok(post("https://app.test", fake.mint_code("staff")).await).await;
+    assert_error(
+        post("https://evil.test", fake.mint_code("staff")).await,
+        403,
+        "cross_site_request",
+    )
+    .await;
 }
