@@ -1,3 +1,6 @@
+//! The OAPI client: `getuserinfo`, `getbymobile` and the app's own OAPI and new-style API
+//! calls, each with the app's access token and the shared transport.
+
 use std::fmt;
 use std::sync::Arc;
 

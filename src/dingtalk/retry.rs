@@ -1,3 +1,6 @@
+//! The retry policy for transient upstream failures: bounded attempts, exponential backoff
+//! with full jitter, and a time budget.
+
 use std::time::Duration;
 
 /// How transient upstream failures (errcode -1, HTTP 5xx, a refused connection) are retried.

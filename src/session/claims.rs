@@ -1,3 +1,5 @@
+//! The claims of a session token: the DingTalk identity, its `sys_level`, and the JWT fields.
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

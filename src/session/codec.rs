@@ -1,3 +1,5 @@
+//! Signing and verifying session tokens, with the bounded cache of verified tokens.
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

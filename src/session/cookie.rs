@@ -1,3 +1,5 @@
+//! The session cookie's settings: name, `Secure`, `SameSite`, `Path` and `Domain`.
+
 /// The `SameSite` attribute of the session cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SameSite {

@@ -1,3 +1,5 @@
+//! Session signing and verification keys: one algorithm per key, prepared once at start-up.
+
 use std::fmt;
 
 use jsonwebtoken::{DecodingKey, EncodingKey};

@@ -1,3 +1,5 @@
+//! Single use of login codes: the `ReplayGuard` trait and its bounded in-memory store.
+
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};

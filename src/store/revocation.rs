@@ -1,3 +1,5 @@
+//! Revoked sessions: the `Revocation` trait and its in-memory store.
+
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 

@@ -1,3 +1,5 @@
+//! The replay guard in Redis: `SET NX EX` per code, released by compare-and-delete.
+
 use std::fmt;
 
 use crate::code::AuthCode;

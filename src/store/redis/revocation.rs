@@ -1,3 +1,6 @@
+//! Revoked sessions in Redis: a sorted set plus pub/sub, mirrored in a local set so that a
+//! verified request costs no Redis round trip.
+
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::fmt;

@@ -1,3 +1,6 @@
+//! An access token (or JSAPI ticket) shared through Redis: one fetch in flight across the
+//! cluster, a local copy in front.
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
