@@ -55,10 +55,9 @@ async fn start_actix(vars: Vec<(String, String)>) -> String {
 }
 
 #[tokio::test]
+#[ignore = "needs redis-server"]
 async fn two_instances_on_one_redis_fetch_one_ticket() {
-    let Some(redis) = RedisServer::start().await else {
-        return; // not installed and not CI: RedisServer::start printed why
-    };
+    let redis = RedisServer::start().await;
     let fake = common::fake().await;
     let a = start_axum(vars(&fake, &redis.url())).await;
     let b = start_actix(vars(&fake, &redis.url())).await;

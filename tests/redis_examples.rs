@@ -39,10 +39,9 @@ async fn start(fake: &FakeDingTalk, redis_url: &str) -> String {
 }
 
 #[tokio::test]
+#[ignore = "needs redis-server"]
 async fn two_app_instances_share_codes_and_logouts_through_redis() {
-    let Some(redis) = RedisServer::start().await else {
-        return; // not installed and not CI: RedisServer::start printed why
-    };
+    let redis = RedisServer::start().await;
     let fake = FakeDingTalk::builder()
         .user(FakeUser::new("sub", "Sam Sub").sub_admin())
         .start()
