@@ -28,7 +28,6 @@ type Limiter = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>
 pub(crate) struct LoginRateLimit {
     inner: Arc<Inner>,
     per_minute: NonZeroU32,
-    trust_forwarded_for: bool,
 }
 
 struct Inner {
@@ -47,21 +46,20 @@ impl LoginRateLimit {
                 warned_no_peer: AtomicBool::new(false),
             }),
             per_minute,
-            trust_forwarded_for: false,
         }
     }
 
-    pub(crate) fn trust_forwarded_for(mut self, trust: bool) -> Self {
-        self.trust_forwarded_for = trust;
-        self
-    }
-
-    /// Counts one login attempt of the request's client.
+    /// Counts one login attempt of the request's client (its `X-Forwarded-For` address when
+    /// `trust_forwarded_for`, else the socket peer).
     ///
     /// # Errors
     /// [`Error::TooManyRequests`] over the limit, with the time until the next attempt passes.
-    pub(crate) fn check(&self, head: &impl RequestHead) -> Result<(), Error> {
-        let Some(ip) = client_ip(head, self.trust_forwarded_for) else {
+    pub(crate) fn check(
+        &self,
+        head: &impl RequestHead,
+        trust_forwarded_for: bool,
+    ) -> Result<(), Error> {
+        let Some(ip) = client_ip(head, trust_forwarded_for) else {
             // The server gives no peer address (e.g. axum served without
             // `into_make_service_with_connect_info`). One shared bucket would let one client
             // lock everyone out, so the limit cannot apply: say so once, loudly.
@@ -91,7 +89,6 @@ impl fmt::Debug for LoginRateLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginRateLimit")
             .field("per_minute", &self.per_minute)
-            .field("trust_forwarded_for", &self.trust_forwarded_for)
             .finish_non_exhaustive()
     }
 }
@@ -114,13 +111,16 @@ mod tests {
         let limit = LoginRateLimit::per_minute(NonZeroU32::new(2).unwrap());
         let a = head(&[]).peer("10.0.0.1");
         let b = head(&[]).peer("10.0.0.2");
-        assert!(limit.check(&a).is_ok());
-        assert!(limit.check(&a).is_ok());
-        let Err(Error::TooManyRequests { retry_after }) = limit.check(&a) else {
+        assert!(limit.check(&a, false).is_ok());
+        assert!(limit.check(&a, false).is_ok());
+        let Err(Error::TooManyRequests { retry_after }) = limit.check(&a, false) else {
             panic!("the third attempt within a minute must be refused");
         };
         assert!(retry_after.as_secs() <= 30, "{retry_after:?}");
-        assert!(limit.check(&b).is_ok(), "another client is not affected");
+        assert!(
+            limit.check(&b, false).is_ok(),
+            "another client is not affected"
+        );
     }
 
     #[test]
@@ -128,19 +128,21 @@ mod tests {
         let limit = LoginRateLimit::per_minute(NonZeroU32::new(1).unwrap());
         let one = head(&[("x-forwarded-for", "203.0.113.7")]).peer("10.0.0.1");
         let two = head(&[("x-forwarded-for", "203.0.113.8")]).peer("10.0.0.1");
-        assert!(limit.check(&one).is_ok());
-        assert!(limit.check(&two).is_err(), "untrusted: both are the proxy");
-        let trusting =
-            LoginRateLimit::per_minute(NonZeroU32::new(1).unwrap()).trust_forwarded_for(true);
-        assert!(trusting.check(&one).is_ok());
-        assert!(trusting.check(&two).is_ok(), "trusted: two clients");
+        assert!(limit.check(&one, false).is_ok());
+        assert!(
+            limit.check(&two, false).is_err(),
+            "untrusted: both are the proxy"
+        );
+        let trusting = LoginRateLimit::per_minute(NonZeroU32::new(1).unwrap());
+        assert!(trusting.check(&one, true).is_ok());
+        assert!(trusting.check(&two, true).is_ok(), "trusted: two clients");
     }
 
     #[test]
     fn no_peer_address_is_not_limited() {
         let limit = LoginRateLimit::per_minute(NonZeroU32::new(1).unwrap());
         let h = head(&[]);
-        assert!(limit.check(&h).is_ok());
-        assert!(limit.check(&h).is_ok());
+        assert!(limit.check(&h, false).is_ok());
+        assert!(limit.check(&h, false).is_ok());
     }
 }

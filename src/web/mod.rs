@@ -151,10 +151,7 @@ impl LoginRoutes {
     /// # let _ = routes;
     /// ```
     pub fn login_rate_limit(mut self, per_minute: NonZeroU32) -> Self {
-        self.rate_limit = Some(
-            limit::LoginRateLimit::per_minute(per_minute)
-                .trust_forwarded_for(self.trust_forwarded_for),
-        );
+        self.rate_limit = Some(limit::LoginRateLimit::per_minute(per_minute));
         self
     }
 
@@ -164,13 +161,14 @@ impl LoginRoutes {
     /// can pick its own address. Default `false`.
     pub fn trust_forwarded_for(mut self, trust: bool) -> Self {
         self.trust_forwarded_for = trust;
-        self.rate_limit = self.rate_limit.map(|l| l.trust_forwarded_for(trust));
         self
     }
 
     /// Counts one login attempt of the request's client against the rate limit, if any.
     pub(crate) fn check_rate(&self, head: &impl RequestHead) -> Result<(), Error> {
-        self.rate_limit.as_ref().map_or(Ok(()), |l| l.check(head))
+        self.rate_limit
+            .as_ref()
+            .map_or(Ok(()), |l| l.check(head, self.trust_forwarded_for))
     }
 
     /// Serves `GET {path}` answering `{"route":"echo","method","query"}`: a route that exists
