@@ -1,0 +1,51 @@
+//! Bench-only: a bare axum server, the baseline `benches/load.sh` compares `axum_app` with.
+//!
+//! It serves `GET /healthz` (`ok`) and `GET /me` with a JSON body of the same shape and size as
+//! `axum_app`'s `/me`, serialized per request, with no login layer and no auth: what the same
+//! routes cost on axum alone. `BIND` (default `127.0.0.1:0`); prints `listening on http://ADDR`.
+//!
+//! ```sh
+//! cargo run --release --example bare_axum --features axum
+//! ```
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+/// The same fields as `axum_app`'s `/me` for the fake's `admin` user.
+#[derive(Serialize, Clone)]
+struct Me {
+    userid: String,
+    unionid: Option<String>,
+    name: String,
+    sys: bool,
+    sys_level: u8,
+    iat: i64,
+    exp: i64,
+}
+
+fn me_body() -> Me {
+    Me {
+        userid: "admin".into(),
+        unionid: Some("union-admin".into()),
+        name: "Admin".into(),
+        sys: true,
+        sys_level: 1,
+        iat: 1_780_000_000,
+        exp: 1_780_028_800,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:0".into());
+    let me = me_body();
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/me", get(move || std::future::ready(Json(me.clone()))));
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .expect("BIND: cannot listen");
+    println!("listening on http://{}", listener.local_addr().unwrap());
+    axum::serve(listener, app).await.unwrap();
+}
