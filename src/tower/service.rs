@@ -1,5 +1,6 @@
 //! The login layer: answers the crate's routes, and checks the session of everything else.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -11,7 +12,7 @@ use tower_service::Service;
 
 use super::{into_response, Attached, Head, ResponseFuture};
 use crate::error::Error;
-use crate::web::{self, LoginRoutes, MAX_BODY_BYTES};
+use crate::web::{self, LoginRoutes, RouteTable, MAX_BODY_BYTES};
 use crate::DingTalkLogin;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -41,7 +42,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, Clone)]
 pub struct DingTalkLoginLayer {
     login: DingTalkLogin,
-    routes: LoginRoutes,
+    routes: Arc<RouteTable>,
 }
 
 impl DingTalkLoginLayer {
@@ -49,14 +50,14 @@ impl DingTalkLoginLayer {
     pub fn new(login: DingTalkLogin) -> Self {
         Self {
             login,
-            routes: LoginRoutes::default(),
+            routes: Arc::new(RouteTable::new(LoginRoutes::default())),
         }
     }
 
     /// Where the routes live and which origins may POST to them. Default
     /// [`LoginRoutes::default`].
     pub fn routes(mut self, routes: LoginRoutes) -> Self {
-        self.routes = routes;
+        self.routes = Arc::new(RouteTable::new(routes));
         self
     }
 }
@@ -76,11 +77,15 @@ impl<S> Layer<S> for DingTalkLoginLayer {
 /// Answers the crate's routes (see [`DingTalkLoginLayer`]); passes every other request to the
 /// inner service with its session checked, for the guards and extractors behind it. It never
 /// refuses a passed-on request itself.
+///
+/// Cloning it costs the inner service's clone and two reference counts: axum clones every
+/// layer's service once per request.
 #[derive(Debug, Clone)]
 pub struct DingTalkLoginService<S> {
     inner: S,
     login: DingTalkLogin,
-    routes: LoginRoutes,
+    // Shared, not cloned: the paths and origins are strings, and the table is built once.
+    routes: Arc<RouteTable>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for DingTalkLoginService<S>
@@ -117,7 +122,7 @@ where
         ResponseFuture::answer(Box::pin(async move {
             let (parts, body) = req.into_parts();
             let head = Head::of_parts(&parts);
-            let reply = web::answer(&login, &routes, route, &head, read_body(body)).await;
+            let reply = web::answer(&login, routes.routes(), route, &head, read_body(body)).await;
             into_response(reply)
         }))
     }

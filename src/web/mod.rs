@@ -180,16 +180,8 @@ impl LoginRoutes {
         self
     }
 
-    /// The route a request is for, if the crate answers it.
-    pub(crate) fn recognize(&self, method: &str, path: &str) -> Option<Route> {
-        self.table()
-            .into_iter()
-            .find(|(m, p, _)| *m == method && *p == path)
-            .map(|(_, _, route)| route)
-    }
-
     /// Every route the crate answers: (method, path, route). The actix adapter registers each
-    /// one; the tower service matches requests against them with [`recognize`](Self::recognize).
+    /// one; the tower service matches requests against them through a [`RouteTable`].
     pub(crate) fn table(&self) -> Vec<(&'static str, &str, Route)> {
         #[allow(unused_mut)]
         let mut table = vec![
@@ -232,6 +224,40 @@ impl LoginRoutes {
         } else {
             Err(Error::CrossSiteRequest)
         }
+    }
+}
+
+/// [`LoginRoutes::table`], built once, so that matching a request against it allocates
+/// nothing: the tower service asks it about every request it sees.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
+pub(crate) struct RouteTable {
+    routes: LoginRoutes,
+    table: Box<[(&'static str, Box<str>, Route)]>,
+}
+
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
+impl RouteTable {
+    pub(crate) fn new(routes: LoginRoutes) -> Self {
+        let table = routes
+            .table()
+            .into_iter()
+            .map(|(method, path, route)| (method, Box::from(path), route))
+            .collect();
+        Self { routes, table }
+    }
+
+    /// The routes this table was built from.
+    pub(crate) fn routes(&self) -> &LoginRoutes {
+        &self.routes
+    }
+
+    /// The route a request is for, if the crate answers it.
+    pub(crate) fn recognize(&self, method: &str, path: &str) -> Option<Route> {
+        self.table
+            .iter()
+            .find(|(m, p, _)| *m == method && **p == *path)
+            .map(|(_, _, route)| *route)
     }
 }
 
@@ -462,7 +488,7 @@ mod tests {
 
     #[test]
     fn routes_are_recognized_by_method_and_path() {
-        let routes = LoginRoutes::default();
+        let routes = RouteTable::new(LoginRoutes::default());
         assert_eq!(
             routes.recognize("POST", "/auth/dingtalk"),
             Some(Route::Login)
