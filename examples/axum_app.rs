@@ -25,11 +25,11 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use dingtalk_login::tower::{DingTalkLoginLayer, RequireSysLevel};
 use dingtalk_login::Error;
 use dingtalk_login::{CurrentUser, RequireAdmin, RequireSuperAdmin};
@@ -53,14 +53,14 @@ pub fn router_with(env: &AppEnv, extra: Router) -> Result<Router, String> {
     let login = env.login()?;
     let directory = env.directory(&login)?;
     // Guards go on `route_layer`, so an unknown path under /admin still answers 404.
-    let admin = Router::new()
+    let admin = Router::<Directory>::new()
         .route("/admin", get(admin))
         .route("/admin/users/by-mobile/{mobile}", get(by_mobile))
         .route("/admin/accounts/{account_id}", get(account))
         .route("/admin/employees/{userid}", get(employee))
         .route("/admin/echo", any(echo))
         .route_layer(RequireSysLevel::admin());
-    let super_admin = Router::new()
+    let super_admin = Router::<Directory>::new()
         .route("/admin/super", get(super_admin))
         .route_layer(RequireSysLevel::super_admin());
     Ok(Router::new()
@@ -68,8 +68,15 @@ pub fn router_with(env: &AppEnv, extra: Router) -> Result<Router, String> {
         .route("/me", get(me))
         .merge(admin)
         .merge(super_admin)
+        // The directory is router state, not an `Extension` layer: an extension is cloned
+        // into every request, `/healthz` included, and only the lookups need it.
+        .with_state(directory)
         .merge(extra)
-        .layer(Extension(directory))
+        // Turns every handler into a service now. A router that is served as it is (as
+        // `serve` below does, for `ConnectInfo`) would otherwise do it, and apply the layers
+        // below to it, on every request; `axum::serve` does the same through
+        // `into_make_service`.
+        .with_state(())
         .layer(DingTalkLoginLayer::new(login).routes(env.login_routes())))
 }
 
@@ -92,21 +99,21 @@ async fn echo(method: Method) -> Json<Value> {
 
 // The directory lookups; the route layer already required an admin.
 async fn by_mobile(
-    Extension(dir): Extension<Directory>,
+    State(dir): State<Directory>,
     Path(mobile): Path<String>,
 ) -> Result<Json<Value>, Error> {
     dir.by_mobile(&mobile).await.map(Json)
 }
 
 async fn account(
-    Extension(dir): Extension<Directory>,
+    State(dir): State<Directory>,
     Path(account_id): Path<String>,
 ) -> Result<Json<Value>, Error> {
     dir.account(&account_id).await.map(Json)
 }
 
 async fn employee(
-    Extension(dir): Extension<Directory>,
+    State(dir): State<Directory>,
     Path(userid): Path<String>,
 ) -> Result<Json<Value>, Error> {
     dir.employee(&userid).await.map(Json)
