@@ -13,7 +13,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use serde::Serialize;
 
 /// The same fields as `actix_app`'s `/me` for the fake's `admin` user.
-#[derive(Serialize, Clone)]
+#[derive(Serialize)]
 struct Me {
     userid: String,
     unionid: Option<String>,

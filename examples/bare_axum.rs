@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 /// The same fields as `axum_app`'s `/me` for the fake's `admin` user.
-#[derive(Serialize, Clone)]
+#[derive(Serialize)]
 struct Me {
     userid: String,
     unionid: Option<String>,
@@ -39,10 +39,11 @@ fn me_body() -> Me {
 #[tokio::main]
 async fn main() {
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:0".into());
-    let me = me_body();
+    // Serialized by reference on every request, as the app serializes its claims.
+    static ME: std::sync::LazyLock<Me> = std::sync::LazyLock::new(me_body);
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/me", get(move || std::future::ready(Json(me.clone()))));
+        .route("/me", get(|| async { Json(&*ME) }));
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
         .expect("BIND: cannot listen");
