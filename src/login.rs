@@ -16,7 +16,18 @@ use crate::enrich::EnrichHook;
 use crate::error::Error;
 use crate::jsapi::Jsapi;
 use crate::session::{Claims, CookieSettings, SessionCodec};
+use crate::guard::SysLevel;
+use crate::secret::AppSecret;
 use crate::store::ReplayGuard;
+
+/// What [`Error::NotConfigured`] names when the web login lacks its public URL (or the app's
+/// own key and secret).
+pub(crate) const WEB_LOGIN: &str = "web login (the public URL)";
+
+// TEMPORARY until `lookup_user` is on main: fails the login rather than guess a level.
+async fn lookup_level(_userid: &str) -> Result<(SysLevel, Option<String>), Error> {
+    Err(Error::NotConfigured("the admin-level lookup"))
+}
 
 /// The login service: holds the DingTalk client, the session codec and the stores. Cheap to
 /// clone (an `Arc`).
@@ -50,6 +61,31 @@ struct Inner {
     enrich: Option<EnrichHook>,
     jsapi: Jsapi,
     public_origin: Option<String>,
+    web: WebLogin,
+}
+
+/// The browser (web, QR code) login's settings, from the builder.
+#[derive(Debug, Clone)]
+pub(crate) struct WebLogin {
+    /// The app's public URL, without a trailing `/`: web login is on only with it.
+    pub(crate) public_url: Option<String>,
+    /// DingTalk's login page base, without a trailing `/`.
+    pub(crate) login_url: String,
+    /// The app key and secret (`clientId`, `clientSecret`); none with a custom token source.
+    pub(crate) client: Option<(String, AppSecret)>,
+    /// The organisation the login page is limited to, when configured.
+    pub(crate) corp_id: Option<String>,
+    /// Whether guards send a browser page without a session to the web login.
+    pub(crate) redirect_html: bool,
+}
+
+impl WebLogin {
+    /// The public URL and the app key, when web login can run.
+    pub(crate) fn configured(&self) -> Option<(&str, &str, &AppSecret)> {
+        let public = self.public_url.as_deref()?;
+        let (key, secret) = self.client.as_ref()?;
+        Some((public, key, secret))
+    }
 }
 
 impl fmt::Debug for DingTalkLogin {
@@ -105,6 +141,7 @@ impl DingTalkLogin {
         enrich: Option<EnrichHook>,
         jsapi: Jsapi,
         public_origin: Option<String>,
+        web: WebLogin,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -116,6 +153,7 @@ impl DingTalkLogin {
                 enrich,
                 jsapi,
                 public_origin,
+                web,
             }),
         }
     }
@@ -139,12 +177,56 @@ impl DingTalkLogin {
             }
         };
         // After the exchange the code is spent at DingTalk: an enrichment failure keeps the claim.
+        self.issue(user, "dingtalk login").await
+    }
+
+    /// Logs a user in with a web (QR code) login's `authCode`, into the same session as
+    /// [`login`](Self::login).
+    ///
+    /// The code is claimed in the replay guard first, exactly as a silent code. Then the
+    /// user's token (`userAccessToken`), who they are (`users/me`), whether they are an
+    /// employee (`getbyunionid`: an external contact or an unknown account is
+    /// [`Error::NotAMember`]) and their admin level. The claim is released only when
+    /// `userAccessToken` failed without refusing the code; after it the code is spent at
+    /// DingTalk, and any failure fails the login (never a silent level 0).
+    pub(crate) async fn web_login(&self, code: &AuthCode) -> Result<Login, Error> {
+        let (_, client_id, client_secret) = self
+            .inner
+            .web
+            .configured()
+            .ok_or(Error::NotConfigured(WEB_LOGIN))?;
+        let client = &self.inner.client;
+        let claim = self.inner.replay.claim(code).await?;
+        let user_token = match client.user_access_token(client_id, client_secret, code).await {
+            Ok(token) => token,
+            Err(e) => {
+                if !matches!(e, Error::CodeRejected(_)) {
+                    self.inner.replay.release(claim).await;
+                }
+                return Err(e);
+            }
+        };
+        let me = client.users_me(&user_token).await?;
+        let userid = client.get_by_unionid(&me.union_id).await?;
+        // STEP 4 (level and name): the core lookup of a user's level lands with `lookup_user`.
+        let (sys_level, name): (SysLevel, Option<String>) = lookup_level(&userid).await?;
+        let mut user = DingTalkUser::new(
+            userid,
+            name.filter(|n| !n.is_empty()).unwrap_or(me.nick),
+            sys_level,
+        );
+        user.unionid = Some(me.union_id);
+        self.issue(user, "dingtalk web login").await
+    }
+
+    /// Enriches and signs the session of a user DingTalk vouched for.
+    async fn issue(&self, user: DingTalkUser, what: &'static str) -> Result<Login, Error> {
         let ext = match &self.inner.enrich {
             Some(hook) => hook.run(&user).await?,
             None => Map::new(),
         };
         let (token, claims) = self.inner.sessions.issue(&user, ext)?;
-        tracing::info!(userid = %user.userid, sys_level = %user.sys_level, "dingtalk login");
+        tracing::info!(userid = %user.userid, sys_level = %user.sys_level, "{what}");
         Ok(Login {
             token,
             expires_at: claims.exp,
@@ -192,6 +274,11 @@ impl DingTalkLogin {
     /// The origin of the configured public URL, if any.
     pub(crate) fn public_origin(&self) -> Option<&str> {
         self.inner.public_origin.as_deref()
+    }
+
+    /// The web login's settings.
+    pub(crate) fn web(&self) -> &WebLogin {
+        &self.inner.web
     }
 
     pub(crate) fn transport(&self) -> &Transport {
