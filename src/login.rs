@@ -16,7 +16,6 @@ use crate::enrich::EnrichHook;
 use crate::error::Error;
 use crate::jsapi::Jsapi;
 use crate::session::{Claims, CookieSettings, SessionCodec};
-use crate::guard::SysLevel;
 use crate::secret::AppSecret;
 use crate::store::ReplayGuard;
 
@@ -24,10 +23,6 @@ use crate::store::ReplayGuard;
 /// own key and secret).
 pub(crate) const WEB_LOGIN: &str = "web login (the public URL)";
 
-// TEMPORARY until `lookup_user` is on main: fails the login rather than guess a level.
-async fn lookup_level(_userid: &str) -> Result<(SysLevel, Option<String>), Error> {
-    Err(Error::NotConfigured("the admin-level lookup"))
-}
 
 /// The login service: holds the DingTalk client, the session codec and the stores. Cheap to
 /// clone (an `Arc`).
@@ -208,13 +203,13 @@ impl DingTalkLogin {
         };
         let me = client.users_me(&user_token).await?;
         let userid = client.get_by_unionid(&me.union_id).await?;
-        // STEP 4 (level and name): the core lookup of a user's level lands with `lookup_user`.
-        let (sys_level, name): (SysLevel, Option<String>) = lookup_level(&userid).await?;
-        let mut user = DingTalkUser::new(
-            userid,
-            name.filter(|n| !n.is_empty()).unwrap_or(me.nick),
-            sys_level,
-        );
+        // The level and the name, live: a failure fails the login, never a silent level 0.
+        // A user DingTalk stopped knowing between the two calls is no member either.
+        let live = self.lookup_user(&userid).await.map_err(|e| match e {
+            Error::UserNotFound(d) => Error::NotAMember(d),
+            e => e,
+        })?;
+        let mut user = DingTalkUser::new(userid, live.name.unwrap_or(me.nick), live.sys_level);
         user.unionid = Some(me.union_id);
         self.issue(user, "dingtalk web login").await
     }
@@ -249,6 +244,21 @@ impl DingTalkLogin {
             .revocation()
             .revoke(&claims.jti, claims.exp)
             .await
+    }
+
+    /// The user's current admin level and name, asked of DingTalk now: `listadmin` (cached at
+    /// most 60 s, one call in flight), then `user/get`. See
+    /// [`DingTalkClient::lookup_user`](crate::dingtalk::DingTalkClient).
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] when DingTalk no longer knows the user (60121); the upstream
+    /// errors (502/503/504) when a call fails, never a silent level 0.
+    #[allow(dead_code)] // Used by the session refresh and the browser login.
+    pub(crate) async fn lookup_user(
+        &self,
+        userid: &str,
+    ) -> Result<crate::dingtalk::lookup::LiveUser, Error> {
+        self.inner.client.lookup_user(userid).await
     }
 
     /// The DingTalk client (for `getbymobile` and other OAPI calls).

@@ -59,7 +59,6 @@ use crate::error::Error;
 use crate::login::DingTalkLogin;
 use crate::web::{check_session, Reply, RequestHead, SessionOutcome};
 
-pub use extract::{CurrentUser, RequireAdmin, RequirePolicy, RequireSuperAdmin};
 pub use middleware::{RequireSysLevel, RequireSysLevelMiddleware};
 pub use routes::routes;
 

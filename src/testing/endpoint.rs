@@ -36,6 +36,10 @@ pub enum Endpoint {
     UsersMe,
     /// `POST /topapi/user/getbyunionid`: the organisation's `userid` for a `unionid`.
     GetByUnionId,
+    /// `POST /topapi/user/listadmin`: the super admins (1) and sub admins (2).
+    ListAdmin,
+    /// `POST /topapi/v2/user/get`: one user's details (`name`, `boss`, ...) by `userid`.
+    UserGet,
 }
 
 impl Endpoint {
@@ -55,6 +59,8 @@ impl Endpoint {
             (&Method::POST, "/v1.0/oauth2/userAccessToken") => Some(Self::UserAccessToken),
             (&Method::GET, "/v1.0/contact/users/me") => Some(Self::UsersMe),
             (&Method::POST, "/topapi/user/getbyunionid") => Some(Self::GetByUnionId),
+            (&Method::POST, "/topapi/user/listadmin") => Some(Self::ListAdmin),
+            (&Method::POST, "/topapi/v2/user/get") => Some(Self::UserGet),
             _ => None,
         }
     }
