@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use dingtalk_login::testing::{Endpoint, Failure, FakeDingTalk, FakeUser};
+use dingtalk_login::testing::{Endpoint, Failure, FakeDingTalk, FakeUser, Quirks};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE, LOCATION};
 use reqwest::Response;
 use serde_json::Value;
@@ -29,6 +29,7 @@ macro_rules! weblogin_contract_tests {
             weblogin_invalid_code_is_rejected,
             weblogin_declined_is_rejected,
             weblogin_external_contact_and_unknown_unionid_are_not_members,
+            weblogin_listadmin_at_most_once_per_minute,
             weblogin_busy_once_then_success,
             weblogin_busy_always_is_503_and_the_code_survives,
             weblogin_wrong_secret_is_upstream_error,
@@ -409,10 +410,37 @@ pub async fn weblogin_external_contact_and_unknown_unionid_are_not_members(
         assert_error(res, 403, "not_a_member").await;
     }
     assert_eq!(fake.calls(Endpoint::GetByUnionId), 2);
-    // A `contact_type` sent as a string counts the same.
-    fake.fail_next(Endpoint::GetByUnionId, 1, Failure::Errcode(60121));
-    let res = web_login(base, fake, "staff", None).await;
+    assert_eq!(fake.calls(Endpoint::ListAdmin), 0, "no level asked for a non-member");
+    // A `contact_type` sent as a string ("1", "0") counts the same.
+    fake.set_quirks(Quirks {
+        numbers_as_strings: true,
+        lists_as_strings: false,
+    });
+    let res = web_login(base, fake, "ext", None).await;
     assert_error(res, 403, "not_a_member").await;
+    let res = web_login(base, fake, "staff", None).await;
+    assert_logged_in(&res, "/");
+}
+
+/// `listadmin` is asked at most once a minute, however many web logins there are.
+pub async fn weblogin_listadmin_at_most_once_per_minute(base: &str, fake: &FakeDingTalk) {
+    for userid in ["admin", "sub", "boss", "staff"] {
+        assert_logged_in(&web_login(base, fake, userid, None).await, "/");
+    }
+    let concurrent = ["admin", "sub", "boss", "staff", "admin", "sub", "boss", "staff"]
+        .map(|userid| web_login(base, fake, userid, None));
+    for res in join_all(concurrent).await {
+        assert_logged_in(&res, "/");
+    }
+    assert_eq!(fake.calls(Endpoint::ListAdmin), 1);
+    assert_eq!(fake.calls(Endpoint::UserGet), 12);
+}
+
+/// Awaits every future, concurrently (on one task).
+async fn join_all<F: std::future::Future>(futures: [F; 8]) -> Vec<F::Output> {
+    let [a, b, c, d, e, f, g, h] = futures;
+    let (a, b, c, d, e, f, g, h) = tokio::join!(a, b, c, d, e, f, g, h);
+    vec![a, b, c, d, e, f, g, h]
 }
 
 /// Busy once on each call: retried, and the login succeeds.
