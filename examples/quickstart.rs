@@ -293,7 +293,10 @@ async fn check_web_login(base: &str) -> Result<(), String> {
     if me["userid"] != EMPLOYEE.0 {
         return Err(format!("the web login landed on {me}"));
     }
-    println!("check: {}: web login through the login page, then GET /me 200", EMPLOYEE.0);
+    println!(
+        "check: {}: web login through the login page, then GET /me 200",
+        EMPLOYEE.0
+    );
     Ok(())
 }
 

@@ -231,9 +231,7 @@ impl Error {
             Self::CodeRejected(_) | Self::CodeReplayed | Self::Unauthenticated(_) => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::Forbidden | Self::CrossSiteRequest | Self::NotAMember(_) => {
-                StatusCode::FORBIDDEN
-            }
+            Self::Forbidden | Self::CrossSiteRequest | Self::NotAMember(_) => StatusCode::FORBIDDEN,
             Self::LoginRequired { .. } => StatusCode::FOUND,
             Self::UserNotFound(_) => StatusCode::NOT_FOUND,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,

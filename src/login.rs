@@ -15,14 +15,13 @@ use crate::dingtalk::{DingTalkClient, DingTalkUser};
 use crate::enrich::EnrichHook;
 use crate::error::Error;
 use crate::jsapi::Jsapi;
-use crate::session::{Claims, CookieSettings, SessionCodec};
 use crate::secret::AppSecret;
+use crate::session::{Claims, CookieSettings, SessionCodec};
 use crate::store::ReplayGuard;
 
 /// What [`Error::NotConfigured`] names when the web login lacks its public URL (or the app's
 /// own key and secret).
 pub(crate) const WEB_LOGIN: &str = "web login (the public URL)";
-
 
 /// The login service: holds the DingTalk client, the session codec and the stores. Cheap to
 /// clone (an `Arc`).
@@ -192,7 +191,10 @@ impl DingTalkLogin {
             .ok_or(Error::NotConfigured(WEB_LOGIN))?;
         let client = &self.inner.client;
         let claim = self.inner.replay.claim(code).await?;
-        let user_token = match client.user_access_token(client_id, client_secret, code).await {
+        let user_token = match client
+            .user_access_token(client_id, client_secret, code)
+            .await
+        {
             Ok(token) => token,
             Err(e) => {
                 if !matches!(e, Error::CodeRejected(_)) {

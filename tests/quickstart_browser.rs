@@ -181,7 +181,12 @@ async fn web_login(client: &Client, base: &str) {
         .await
         .expect("the fake DingTalk's login page lists the employee");
     assert!(
-        !client.current_url().await.unwrap().as_str().starts_with(base),
+        !client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .starts_with(base),
         "the login page is DingTalk's (the fake's), not the app's"
     );
     pick.click().await.unwrap();

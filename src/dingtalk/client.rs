@@ -265,7 +265,8 @@ impl DingTalkClient {
             .await
             .map_err(|e| match e {
                 Error::UpstreamError(d)
-                    if d.http_status.is_some_and(|s| (400..500).contains(&s) && s != 429)
+                    if d.http_status
+                        .is_some_and(|s| (400..500).contains(&s) && s != 429)
                         && d.sub_code.as_deref() != Some(INVALID_CLIENT) =>
                 {
                     Error::CodeRejected(d)

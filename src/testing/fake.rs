@@ -611,9 +611,7 @@ async fn handle(
         Endpoint::GetJsapiTicket => jsapi::get_jsapi_ticket(&mut state, &params),
         Endpoint::JsapiTicketsV1 => jsapi::jsapi_tickets(&mut state, header_token),
         Endpoint::LoginPage => weblogin::login_page(&mut state, parts.uri.query(), &params),
-        Endpoint::UserAccessToken => {
-            weblogin::user_access_token(&mut state, content_type, &params)
-        }
+        Endpoint::UserAccessToken => weblogin::user_access_token(&mut state, content_type, &params),
         Endpoint::UsersMe => weblogin::users_me(&state, header_token),
         Endpoint::GetByUnionId => weblogin::getbyunionid(&state, &params),
         Endpoint::ListAdmin => contact::listadmin(&state, &params),
@@ -641,7 +639,9 @@ fn response(reply: Reply, quirks: Quirks) -> Response<Full<Bytes>> {
             *response.status_mut() = StatusCode::FOUND;
             match HeaderValue::try_from(location) {
                 Ok(location) => {
-                    response.headers_mut().insert(http::header::LOCATION, location);
+                    response
+                        .headers_mut()
+                        .insert(http::header::LOCATION, location);
                 }
                 Err(_) => *response.status_mut() = StatusCode::BAD_REQUEST,
             }

@@ -129,7 +129,8 @@ pub(super) fn user_access_token(
     let now = state.now();
     let redeemed = params.text("code").and_then(|code| {
         let issued = state.web.codes.get_mut(&code)?;
-        let fresh = !std::mem::replace(&mut issued.used, true) && now - issued.at <= WEB_CODE_LIFETIME;
+        let fresh =
+            !std::mem::replace(&mut issued.used, true) && now - issued.at <= WEB_CODE_LIFETIME;
         fresh.then(|| issued.userid.clone())
     });
     let Some(userid) = redeemed else {
@@ -289,4 +290,92 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::{json, Value};
+
+    use crate::clock::ManualClock;
+    use crate::testing::{Endpoint, FakeDingTalk, FakeUser};
+
+    async fn exchange(fake: &FakeDingTalk, code: &str) -> (u16, Value) {
+        let res = reqwest::Client::new()
+            .post(format!("{}/v1.0/oauth2/userAccessToken", fake.url()))
+            .json(&json!({
+                "clientId": fake.app_key(),
+                "clientSecret": fake.app_secret(),
+                "code": code,
+                "grantType": "authorization_code",
+            }))
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn web_codes_are_single_use_and_live_five_minutes() {
+        let clock = ManualClock::new(1_700_000_000);
+        let fake = FakeDingTalk::builder()
+            .clock(clock.clone())
+            .user(FakeUser::new("u", "U"))
+            .start()
+            .await;
+        let code = fake.mint_web_code("u");
+        let stale = fake.mint_web_code("u");
+        let (status, token) = exchange(&fake, &code).await;
+        assert_eq!(status, 200, "{token}");
+        assert_eq!(token["expireIn"], 7200);
+        assert_eq!(token["corpId"], fake.corp_id());
+        let (status, again) = exchange(&fake, &code).await;
+        assert_eq!((status, again["code"].as_str()), (400, Some("invalidCode")));
+        clock.advance(Duration::from_secs(301));
+        let (status, late) = exchange(&fake, &stale).await;
+        assert_eq!((status, late["code"].as_str()), (400, Some("invalidCode")));
+        // A silent login code is no web code, and a web code no silent one.
+        let (status, _) = exchange(&fake, &fake.mint_code("u")).await;
+        assert_eq!(status, 400);
+
+        let me: Value = reqwest::Client::new()
+            .get(format!("{}/v1.0/contact/users/me", fake.url()))
+            .header(
+                "x-acs-dingtalk-access-token",
+                token["accessToken"].as_str().unwrap(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["unionId"], "union-u");
+        assert_eq!(me["nick"], "U");
+        assert_eq!(fake.calls(Endpoint::UserAccessToken), 4);
+    }
+
+    #[tokio::test]
+    async fn user_access_token_takes_json_only() {
+        let fake = FakeDingTalk::builder()
+            .user(FakeUser::new("u", "U"))
+            .start()
+            .await;
+        let res = reqwest::Client::new()
+            .post(format!("{}/v1.0/oauth2/userAccessToken", fake.url()))
+            .form(&[
+                ("clientId", fake.app_key()),
+                ("clientSecret", fake.app_secret()),
+                ("code", &fake.mint_web_code("u")),
+                ("grantType", "authorization_code"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "invalidParameter");
+        assert!(body["requestid"].is_string());
+    }
 }

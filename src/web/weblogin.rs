@@ -184,12 +184,7 @@ fn encode(value: &str) -> String {
 
 /// What a `Location` path may not carry raw: controls, spaces, quotes, angle brackets,
 /// backticks and non-ASCII (percent-encoded instead).
-const LOCATION: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'<')
-    .add(b'>')
-    .add(b'`');
+const LOCATION: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'`');
 
 /// `next` when it is a local path, else `/`; percent-encoded where a `Location` needs it.
 pub(crate) fn local_next(raw: Option<&str>) -> String {
@@ -220,7 +215,9 @@ fn is_local_path(next: &str) -> bool {
         if !one_leading_slash(&current) {
             return false;
         }
-        let decoded = percent_decode_str(&current).decode_utf8_lossy().into_owned();
+        let decoded = percent_decode_str(&current)
+            .decode_utf8_lossy()
+            .into_owned();
         if decoded == *current {
             return stays_on_this_host(next);
         }
