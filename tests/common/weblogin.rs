@@ -344,7 +344,8 @@ pub async fn weblogin_state_missing_or_wrong_spends_nothing(base: &str, fake: &F
     let started = start(base, None).await;
     let other = start(base, None).await;
     let forged = format!("dingtalk_web_state={}", started.state());
-    let cases: Vec<(Vec<(&str, &str)>, Option<&str>)> = vec![
+    type Query<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(Query<'_>, Option<&str>)> = vec![
         (vec![("authCode", &code)], Some(&started.cookie)),
         (
             vec![("authCode", &code), ("state", "")],
