@@ -15,7 +15,8 @@
 //! | `GET /auth/dingtalk/web[?next=PATH]` | 302 to DingTalk's web (QR code) login page + the `dingtalk_web_state` cookie |
 //! | `GET /auth/dingtalk/web/callback?authCode&state` | 302 to `next` + session cookie, when `state` matches the cookie's |
 //!
-//! Paths and allowed origins come from [`LoginRoutes`].
+//! Paths and allowed origins come from [`LoginRoutes`]. The web login's two paths are fixed:
+//! the callback's URL is what the DingTalk developer console is told.
 
 mod authorize;
 mod cookies;

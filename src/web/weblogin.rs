@@ -273,6 +273,36 @@ mod tests {
     }
 
     #[test]
+    fn the_state_cookie_is_no_session_and_a_session_is_no_state() {
+        let login = DingTalkLogin::builder()
+            .app_key("k")
+            .app_secret("s")
+            .public_url("https://app.test")
+            .session_secret("a session key of at least 32 bytes!!")
+            .build()
+            .unwrap();
+        let reply = start(&login, &super::super::head::tests::head(&[]));
+        assert_eq!(reply.status, http::StatusCode::FOUND);
+        let set_cookie = reply.header("set-cookie").unwrap();
+        let value = set_cookie
+            .strip_prefix("dingtalk_web_state=")
+            .and_then(|c| c.split(';').next())
+            .unwrap();
+        assert!(login.verify(value).is_err(), "a state is not a session");
+        let state: WebState = login.sessions().verify_value(value).unwrap();
+        assert_eq!(state.next, "/");
+        let user = crate::dingtalk::DingTalkUser::new("u", "U", Default::default());
+        let (session, _) = login.sessions().issue(&user, Default::default()).unwrap();
+        assert!(
+            login
+                .sessions()
+                .verify_value::<WebState>(&session)
+                .is_none(),
+            "a session is not a state"
+        );
+    }
+
+    #[test]
     fn the_html_redirect_carries_path_and_query() {
         assert_eq!(
             login_redirect("/me?x=1"),
