@@ -63,7 +63,16 @@ impl fmt::Debug for DingTalkLogin {
 }
 
 /// A successful login: the session token and who logged in.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows who logged in, never the token:
+///
+/// ```
+/// # fn show(login: &dingtalk_login::Login) {
+/// // Safe to log: `token: "<redacted>"`.
+/// tracing::info!(?login, "logged in");
+/// # }
+/// ```
+#[derive(Clone)]
 pub struct Login {
     /// The signed session (a JWT): send it as `Authorization: Bearer ..` or keep the cookie.
     pub token: String,
@@ -73,6 +82,18 @@ pub struct Login {
     pub claims: Claims,
     /// What DingTalk said about the user.
     pub user: DingTalkUser,
+}
+
+// The token is a bearer credential: a `{:?}` in a log line must not hand it out.
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Login")
+            .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("claims", &self.claims)
+            .field("user", &self.user)
+            .finish()
+    }
 }
 
 impl Login {
@@ -154,7 +175,7 @@ impl DingTalkLogin {
             None => Map::new(),
         };
         let (token, claims) = self.inner.sessions.issue(&user, ext)?;
-        tracing::info!(userid = %user.userid, sys_level = %user.sys_level, "dingtalk login");
+        tracing::info!(userid = %user.userid.escape_debug(), sys_level = %user.sys_level, "dingtalk login");
         Ok(Login {
             token,
             expires_at: claims.exp,
