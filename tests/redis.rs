@@ -405,3 +405,40 @@ async fn revoke_through_the_trait_is_seen_by_every_store() {
     })
     .await;
 }
+
+/// Redis frozen during a claim: the client gives up on `SET NX` after its timeout (503
+/// `store_unavailable`), but Redis runs that `SET` once it wakes up. The claim it leaves is
+/// cleaned up, so a retry of the same code logs in instead of meeting `code_replayed` for
+/// five minutes.
+#[tokio::test]
+#[ignore = "needs redis-server"]
+async fn a_claim_redis_runs_after_its_timeout_is_cleaned_up() {
+    let redis = RedisServer::start().await;
+    let fake = fake().await;
+    let a = instance(&fake, &redis).await;
+    let c = code(&fake, "emp");
+
+    redis.freeze();
+    let err = a.login.login(&c).await.unwrap_err();
+    redis.thaw();
+    assert_eq!(err.code(), "store_unavailable");
+    assert_eq!(fake.calls(Endpoint::GetUserInfo), 0, "nothing exchanged");
+
+    // Tried for 10 s: a claim nobody cleans up lives 300 s.
+    let start = Instant::now();
+    let login = loop {
+        match a.login.login(&c).await {
+            Ok(login) => break login,
+            Err(Error::CodeReplayed | Error::StoreUnavailable(_))
+                if start.elapsed() < Duration::from_secs(10) =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the retry of a code whose claim timed out: {e:?}"),
+        }
+    };
+    assert_eq!(login.user.userid, "emp");
+    assert_eq!(fake.calls(Endpoint::GetUserInfo), 1);
+    // And the code is single use again.
+    assert_eq!(a.login.login(&c).await.unwrap_err().code(), "code_replayed");
+}
