@@ -471,7 +471,7 @@ async fn debug_output_holds_no_token_code_or_secret() {
     let code = AuthCode::parse(&raw_code).unwrap();
     let session = login.login(&code).await.unwrap();
     let replayed = login.login(&code).await.unwrap_err();
-    let unused = fake.mint_code("emp");
+    let unused = fake.mint_code("staff");
     let access_token = fake.current_token().expect("a token was fetched");
 
     let shown = format!(
