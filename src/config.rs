@@ -510,7 +510,8 @@ impl ConfigBuilder {
             revocation,
             cache_capacity: self.session_cache_capacity,
         })?;
-        let client = DingTalkClient::new(transport.clone(), &oapi, &api, tokens);
+        let client =
+            DingTalkClient::new(transport.clone(), &oapi, &api, tokens, self.clock.clone());
         let tickets = TicketFetcher::new(client.clone(), self.token_api);
         let tickets: Arc<dyn TokenSource> = match self.jsapi_ticket_cache {
             Some(wrap) => wrap(Box::new(tickets)),

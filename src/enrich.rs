@@ -85,7 +85,7 @@ impl<E: Enricher + ?Sized> Enricher for Arc<E> {
 /// });
 /// # let _ = enricher;
 /// ```
-pub fn from_fn<F, Fut>(f: F) -> FnEnricher<F>
+pub fn from_fn<F, Fut>(f: F) -> impl Enricher
 where
     F: Fn(DingTalkUser) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Map<String, Value>, Error>> + Send + 'static,
@@ -95,7 +95,7 @@ where
 
 /// The [`Enricher`] [`from_fn`] makes.
 #[derive(Clone)]
-pub struct FnEnricher<F>(F);
+struct FnEnricher<F>(F);
 
 impl<F> fmt::Debug for FnEnricher<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

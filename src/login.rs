@@ -200,6 +200,21 @@ impl DingTalkLogin {
             .await
     }
 
+    /// The user's current admin level and name, asked of DingTalk now: `listadmin` (cached at
+    /// most 60 s, one call in flight), then `user/get`. See
+    /// [`DingTalkClient::lookup_user`](crate::dingtalk::DingTalkClient).
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] when DingTalk no longer knows the user (60121); the upstream
+    /// errors (502/503/504) when a call fails, never a silent level 0.
+    #[allow(dead_code)] // Used by the session refresh and the browser login.
+    pub(crate) async fn lookup_user(
+        &self,
+        userid: &str,
+    ) -> Result<crate::dingtalk::lookup::LiveUser, Error> {
+        self.inner.client.lookup_user(userid).await
+    }
+
     /// The DingTalk client (for `getbymobile` and other OAPI calls).
     pub fn client(&self) -> &DingTalkClient {
         &self.inner.client

@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod common;
+mod support;
 
 #[path = "../examples/actix_app.rs"]
 mod actix_app;

@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod common;
+mod support;
 
 #[path = "../examples/axum_app.rs"]
 mod axum_app;

@@ -61,7 +61,6 @@ use crate::login::DingTalkLogin;
 use crate::session::Claims;
 use crate::web::{session_token, Reply, RequestHead, SessionOutcome};
 
-pub use extract::{CurrentUser, RequireAdmin, RequirePolicy, RequireSuperAdmin};
 pub use middleware::{RequireSysLevel, RequireSysLevelMiddleware};
 pub use routes::routes;
 

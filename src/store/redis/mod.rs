@@ -47,7 +47,7 @@
 //!
 //! # Failure policy
 //!
-//! Every Redis call runs under a timeout ([`DEFAULT_TIMEOUT`], 500 ms, by default), so a dead
+//! Every Redis call runs under a timeout (500 ms by default), so a dead
 //! or unreachable Redis costs a bounded wait, never a hang, and nothing panics.
 //!
 //! - **Login refuses** with 503 `store_unavailable` ([`Error::StoreUnavailable`]): the replay
@@ -100,10 +100,10 @@ pub(crate) use revocation::RedisRevocation;
 pub(crate) use token::RedisTokenSource;
 
 /// The key prefix [`RedisStores`] uses when given an empty one.
-pub const DEFAULT_PREFIX: &str = "dingtalk-login:";
+pub(crate) const DEFAULT_PREFIX: &str = "dingtalk-login:";
 
 /// The default bound on every Redis call: 500 ms.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The three Redis-backed stores over one shared connection.
 ///
@@ -127,7 +127,7 @@ impl fmt::Debug for RedisStores {
 
 impl RedisStores {
     /// Connects to `url` (`redis://[:password@]host:port[/db]`) with the default timeout.
-    /// Keys are `prefix` + a name; an empty `prefix` means [`DEFAULT_PREFIX`]. Give every app
+    /// Keys are `prefix` + a name; an empty `prefix` means `dingtalk-login:`. Give every app
     /// sharing one Redis its own prefix.
     ///
     /// # Errors
@@ -138,7 +138,7 @@ impl RedisStores {
     }
 
     /// [`connect`](Self::connect) with another bound on each Redis call (default
-    /// [`DEFAULT_TIMEOUT`]).
+    /// 500 ms).
     ///
     /// # Errors
     /// As [`connect`](Self::connect); also when `timeout` is zero.
