@@ -391,7 +391,7 @@ async fn a_claim_redis_runs_after_its_timeout_is_cleaned_up() {
     let redis = RedisServer::start().await;
     let fake = fake().await;
     let a = instance(&fake, &redis).await;
-    let c = code(&fake, "emp");
+    let c = code(&fake, "staff");
 
     redis.freeze();
     let err = a.login.login(&c).await.unwrap_err();
@@ -412,7 +412,7 @@ async fn a_claim_redis_runs_after_its_timeout_is_cleaned_up() {
             Err(e) => panic!("the retry of a code whose claim timed out: {e:?}"),
         }
     };
-    assert_eq!(login.user.userid, "emp");
+    assert_eq!(login.user.userid, "staff");
     assert_eq!(fake.calls(Endpoint::GetUserInfo), 1);
     // And the code is single use again.
     assert_eq!(a.login.login(&c).await.unwrap_err().code(), "code_replayed");
