@@ -24,12 +24,24 @@ struct Instance {
 }
 
 async fn instance(fake: &FakeDingTalk, redis: &RedisServer) -> Instance {
+    instance_with_timeout(fake, redis, Duration::from_millis(500)).await
+}
+
+/// An instance whose Redis calls may take up to `timeout`: for load tests, where a busy
+/// machine must not turn into a store timeout.
+async fn instance_with_timeout(
+    fake: &FakeDingTalk,
+    redis: &RedisServer,
+    timeout: Duration,
+) -> Instance {
     // RUST_LOG=dingtalk_login=debug shows the stores' warnings and reconnections.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .try_init();
-    let stores = RedisStores::connect(&redis.url(), PREFIX).await.unwrap();
+    let stores = RedisStores::connect_with_timeout(&redis.url(), PREFIX, timeout)
+        .await
+        .unwrap();
     let login = stores.configure(builder(fake)).build().unwrap();
     Instance { stores, login }
 }
@@ -164,7 +176,11 @@ async fn a_logout_on_a_is_refused_on_b_within_a_second() {
 async fn a_thousand_cold_logins_across_two_instances_fetch_one_token() {
     let redis = RedisServer::start().await;
     let fake = fake().await;
-    let (a, b) = (instance(&fake, &redis).await, instance(&fake, &redis).await);
+    let slow = Duration::from_secs(10);
+    let (a, b) = (
+        instance_with_timeout(&fake, &redis, slow).await,
+        instance_with_timeout(&fake, &redis, slow).await,
+    );
     let logins = [a.login.clone(), b.login.clone()];
 
     let tasks: Vec<_> = (0..1000)
