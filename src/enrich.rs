@@ -243,7 +243,7 @@ impl EnrichHook {
             Err(e) if self.required => Err(e),
             Err(e) => {
                 tracing::warn!(
-                    userid = %user.userid,
+                    userid = %user.userid.escape_debug(),
                     error = %e,
                     "login enrichment failed; the session carries no extension claims"
                 );

@@ -460,3 +460,91 @@ fn config_refuses_bad_settings() {
     assert!(base().session_secret(KEY).international().build().is_ok());
     let _ = Arc::new(base().session_secret(KEY).build().unwrap());
 }
+
+/// `Debug` of everything a login hands around — the login, the code, the service, the fake,
+/// the errors — holds no session token, code, access token or app secret.
+#[tokio::test]
+async fn debug_output_holds_no_token_code_or_secret() {
+    let fake = fake().await;
+    let login = builder(&fake).build().unwrap();
+    let raw_code = fake.mint_code("sub");
+    let code = AuthCode::parse(&raw_code).unwrap();
+    let session = login.login(&code).await.unwrap();
+    let replayed = login.login(&code).await.unwrap_err();
+    let unused = fake.mint_code("staff");
+    let access_token = fake.current_token().expect("a token was fetched");
+
+    let shown = format!(
+        "{session:?} {session:#?} {code:?} {login:?} {fake:?} {replayed:?} {:?}",
+        AuthCode::parse(&unused).unwrap()
+    );
+    for secret in [
+        session.token.as_str(),
+        raw_code.as_str(),
+        unused.as_str(),
+        access_token.as_str(),
+        fake.app_secret(),
+        KEY,
+    ] {
+        assert!(!shown.contains(secret), "{secret:?} in {shown}");
+    }
+    // What may be shown still is.
+    assert!(shown.contains("sub"), "{shown}");
+}
+
+/// Upstream strings (`sub_code`, `request_id`, `errmsg`) reach the log escaped: a newline or a
+/// terminal escape in DingTalk's answer cannot start a forged log line.
+#[tokio::test]
+async fn upstream_strings_are_escaped_in_logs() {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let fake = fake().await;
+    let login = builder(&fake).build().unwrap();
+    // A refused token is logged with the upstream's detail, then refetched once.
+    fake.fail_next(
+        Endpoint::GetUserInfo,
+        1,
+        Failure::Json(serde_json::json!({
+            "errcode": 40014,
+            "errmsg": "bad token\nERROR FORGED errmsg",
+            "sub_code": "x\nERROR FORGED sub_code",
+            "request_id": "r\u{1b}[2K\rERROR FORGED request_id",
+        })),
+    );
+    login.login(&code(&fake, "sub")).await.unwrap();
+
+    let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        out.contains("FORGED sub_code"),
+        "the detail is logged: {out}"
+    );
+    assert!(!out.contains('\u{1b}'), "a raw terminal escape: {out}");
+    assert!(!out.contains('\r'), "a raw carriage return: {out}");
+    for line in out.lines().filter(|l| l.contains("FORGED")) {
+        assert!(
+            line.contains("access token refused"),
+            "a forged line: {line:?} in {out}"
+        );
+    }
+}

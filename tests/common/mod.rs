@@ -21,6 +21,8 @@ pub use hardening::*;
 #[macro_use]
 pub mod harden;
 #[macro_use]
+pub mod harden2;
+#[macro_use]
 pub mod jsapi;
 #[macro_use]
 pub mod weblogin;

@@ -51,8 +51,10 @@
 //! or unreachable Redis costs a bounded wait, never a hang, and nothing panics.
 //!
 //! - **Login refuses** with 503 `store_unavailable` ([`Error::StoreUnavailable`]): the replay
-//!   guard cannot promise that a code is used once, so no code is exchanged. Nothing is claimed
-//!   and no upstream call is made, so the same code can be presented again once Redis is back.
+//!   guard cannot promise that a code is used once, so no code is exchanged. No upstream call
+//!   is made, and a claim Redis runs late (the `SET` was sent, its answer timed out) is
+//!   removed by a compare-and-delete once Redis answers again, so the same code can be
+//!   presented again once Redis is back.
 //! - **Sessions keep verifying** against this instance's local revocation set, with a warning
 //!   in the log (at most one every 30 s): a logout made on another instance during the outage
 //!   is not known here until Redis is back.
