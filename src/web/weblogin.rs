@@ -244,6 +244,23 @@ fn stays_on_this_host(next: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Whatever arrives as `next`, what comes out stays on this host and makes a valid
+        // `Location` header.
+        #[test]
+        fn next_always_stays_local(raw in prop_oneof![
+            "\\PC{0,40}",
+            "[/\\\\%25fFcC:.a-z\t\r\n]{0,16}",
+        ]) {
+            let next = local_next(Some(&raw));
+            prop_assert!(next.starts_with('/'));
+            prop_assert!(!next.starts_with("//") && !next.starts_with("/\\"));
+            prop_assert!(stays_on_this_host(&next), "{next:?}");
+            prop_assert!(http::HeaderValue::from_str(&next).is_ok(), "{next:?}");
+        }
+    }
 
     #[test]
     fn only_local_paths_survive() {
