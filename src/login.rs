@@ -48,6 +48,7 @@ pub struct DingTalkLogin {
 
 struct Inner {
     client: DingTalkClient,
+    #[cfg_attr(not(feature = "directory"), allow(dead_code))]
     transport: Transport,
     sessions: SessionCodec,
     replay: Arc<dyn ReplayGuard>,
@@ -333,6 +334,7 @@ impl DingTalkLogin {
         &self.inner.web
     }
 
+    #[cfg_attr(not(feature = "directory"), allow(dead_code))]
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner.transport
     }

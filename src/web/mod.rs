@@ -38,7 +38,9 @@ use crate::code::AuthCode;
 use crate::error::Error;
 use crate::login::{DingTalkLogin, Login};
 
-pub(crate) use authorize::{authorize, gate, SessionOutcome};
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) use authorize::authorize;
+pub(crate) use authorize::{gate, SessionOutcome};
 pub(crate) use head::{session_token, RequestHead};
 pub(crate) use reply::Reply;
 
@@ -185,6 +187,7 @@ impl LoginRoutes {
     }
 
     /// The route a request is for, if the crate answers it.
+    #[cfg(feature = "tower")]
     pub(crate) fn recognize(&self, method: &str, path: &str) -> Option<Route> {
         self.table()
             .into_iter()
