@@ -15,8 +15,13 @@ use crate::dingtalk::{DingTalkClient, DingTalkUser};
 use crate::enrich::EnrichHook;
 use crate::error::Error;
 use crate::jsapi::Jsapi;
+use crate::secret::AppSecret;
 use crate::session::{Claims, CookieSettings, SessionCodec};
-use crate::store::ReplayGuard;
+use crate::store::{CodeClaim, ReplayGuard};
+
+/// What [`Error::NotConfigured`] names when the web login lacks its public URL (or the app's
+/// own key and secret).
+pub(crate) const WEB_LOGIN: &str = "web login (the public URL)";
 
 /// The login service: holds the DingTalk client, the session codec and the stores. Cheap to
 /// clone (an `Arc`).
@@ -43,6 +48,7 @@ pub struct DingTalkLogin {
 
 struct Inner {
     client: DingTalkClient,
+    #[cfg_attr(not(feature = "directory"), allow(dead_code))]
     transport: Transport,
     sessions: SessionCodec,
     replay: Arc<dyn ReplayGuard>,
@@ -50,6 +56,31 @@ struct Inner {
     enrich: Option<EnrichHook>,
     jsapi: Jsapi,
     public_origin: Option<String>,
+    web: WebLogin,
+}
+
+/// The browser (web, QR code) login's settings, from the builder.
+#[derive(Debug, Clone)]
+pub(crate) struct WebLogin {
+    /// The app's public URL, without a trailing `/`: web login is on only with it.
+    pub(crate) public_url: Option<String>,
+    /// DingTalk's login page base, without a trailing `/`.
+    pub(crate) login_url: String,
+    /// The app key and secret (`clientId`, `clientSecret`); none with a custom token source.
+    pub(crate) client: Option<(String, AppSecret)>,
+    /// The organisation the login page is limited to, when configured.
+    pub(crate) corp_id: Option<String>,
+    /// Whether guards send a browser page without a session to the web login.
+    pub(crate) redirect_html: bool,
+}
+
+impl WebLogin {
+    /// The public URL and the app key, when web login can run.
+    pub(crate) fn configured(&self) -> Option<(&str, &str, &AppSecret)> {
+        let public = self.public_url.as_deref()?;
+        let (key, secret) = self.client.as_ref()?;
+        Some((public, key, secret))
+    }
 }
 
 impl fmt::Debug for DingTalkLogin {
@@ -63,7 +94,16 @@ impl fmt::Debug for DingTalkLogin {
 }
 
 /// A successful login: the session token and who logged in.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows who logged in, never the token:
+///
+/// ```
+/// # fn show(login: &dingtalk_login::Login) {
+/// // Safe to log: `token: "<redacted>"`.
+/// tracing::info!(?login, "logged in");
+/// # }
+/// ```
+#[derive(Clone)]
 pub struct Login {
     /// The signed session (a JWT): send it as `Authorization: Bearer ..` or keep the cookie.
     pub token: String,
@@ -73,6 +113,18 @@ pub struct Login {
     pub claims: Claims,
     /// What DingTalk said about the user.
     pub user: DingTalkUser,
+}
+
+// The token is a bearer credential: a `{:?}` in a log line must not hand it out.
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Login")
+            .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("claims", &self.claims)
+            .field("user", &self.user)
+            .finish()
+    }
 }
 
 impl Login {
@@ -105,6 +157,7 @@ impl DingTalkLogin {
         enrich: Option<EnrichHook>,
         jsapi: Jsapi,
         public_origin: Option<String>,
+        web: WebLogin,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -116,6 +169,7 @@ impl DingTalkLogin {
                 enrich,
                 jsapi,
                 public_origin,
+                web,
             }),
         }
     }
@@ -126,25 +180,91 @@ impl DingTalkLogin {
     /// [`Error::CodeReplayed`] with no upstream call), then exchanged with `getuserinfo`, then
     /// a session is signed, with the extension claims of the enricher if one is configured
     /// ([`crate::enrich`]). The claim is kept when DingTalk refused the code or accepted it,
-    /// and released after any other failure so the same code can be tried again.
+    /// and released after any other failure so the same code can be tried again — also when
+    /// this future is dropped during the exchange (a client that disconnected), so every
+    /// framework behaves alike.
     pub async fn login(&self, code: &AuthCode) -> Result<Login, Error> {
-        let claim = self.inner.replay.claim(code).await?;
+        let claim = ClaimGuard {
+            replay: &self.inner.replay,
+            claim: Some(self.inner.replay.claim(code).await?),
+        };
+        // If this future is dropped here (a client that disconnects makes axum drop it), the
+        // guard releases the claim: the exchange did not finish, like any other failure.
         let user = match self.inner.client.get_user_info(code).await {
             Ok(user) => user,
             Err(e) => {
-                if !matches!(e, Error::CodeRejected(_)) {
-                    self.inner.replay.release(claim).await;
+                if matches!(e, Error::CodeRejected(_)) {
+                    claim.keep();
+                } else {
+                    claim.release().await;
                 }
                 return Err(e);
             }
         };
+        claim.keep();
         // After the exchange the code is spent at DingTalk: an enrichment failure keeps the claim.
+        self.issue(user, "dingtalk login").await
+    }
+
+    /// Logs a user in with a web (QR code) login's `authCode`, into the same session as
+    /// [`login`](Self::login).
+    ///
+    /// The code is claimed in the replay guard first, exactly as a silent code. Then the
+    /// user's token (`userAccessToken`), who they are (`users/me`), whether they are an
+    /// employee (`getbyunionid`: an external contact or an unknown account is
+    /// [`Error::NotAMember`]) and their admin level. The claim is released only when
+    /// `userAccessToken` failed without refusing the code; after it the code is spent at
+    /// DingTalk, and any failure fails the login (never a silent level 0).
+    pub(crate) async fn web_login(&self, code: &AuthCode) -> Result<Login, Error> {
+        let (_, client_id, client_secret) = self
+            .inner
+            .web
+            .configured()
+            .ok_or(Error::NotConfigured(WEB_LOGIN))?;
+        let client = &self.inner.client;
+        let claim = ClaimGuard {
+            replay: &self.inner.replay,
+            claim: Some(self.inner.replay.claim(code).await?),
+        };
+        // Dropped before the exchange finished (a client that went away): released, as in
+        // `login`.
+        let user_token = match client
+            .user_access_token(client_id, client_secret, code)
+            .await
+        {
+            Ok(token) => token,
+            Err(e) => {
+                if matches!(e, Error::CodeRejected(_)) {
+                    claim.keep();
+                } else {
+                    claim.release().await;
+                }
+                return Err(e);
+            }
+        };
+        // The code is spent at DingTalk now: whatever follows keeps the claim.
+        claim.keep();
+        let me = client.users_me(&user_token).await?;
+        let userid = client.get_by_unionid(&me.union_id).await?;
+        // The level and the name, live: a failure fails the login, never a silent level 0.
+        // A user DingTalk stopped knowing between the two calls is no member either.
+        let live = self.lookup_user(&userid).await.map_err(|e| match e {
+            Error::UserNotFound(d) => Error::NotAMember(d),
+            e => e,
+        })?;
+        let mut user = DingTalkUser::new(userid, live.name.unwrap_or(me.nick), live.sys_level);
+        user.unionid = Some(me.union_id);
+        self.issue(user, "dingtalk web login").await
+    }
+
+    /// Enriches and signs the session of a user DingTalk vouched for.
+    async fn issue(&self, user: DingTalkUser, what: &'static str) -> Result<Login, Error> {
         let ext = match &self.inner.enrich {
             Some(hook) => hook.run(&user).await?,
             None => Map::new(),
         };
         let (token, claims) = self.inner.sessions.issue(&user, ext)?;
-        tracing::info!(userid = %user.userid, sys_level = %user.sys_level, "dingtalk login");
+        tracing::info!(userid = %user.userid.escape_debug(), sys_level = %user.sys_level, "{what}");
         Ok(Login {
             token,
             expires_at: claims.exp,
@@ -167,6 +287,21 @@ impl DingTalkLogin {
             .revocation()
             .revoke(&claims.jti, claims.exp)
             .await
+    }
+
+    /// The user's current admin level and name, asked of DingTalk now: `listadmin` (cached at
+    /// most 60 s, one call in flight), then `user/get`. See
+    /// [`DingTalkClient::lookup_user`](crate::dingtalk::DingTalkClient).
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] when DingTalk no longer knows the user (60121); the upstream
+    /// errors (502/503/504) when a call fails, never a silent level 0.
+    #[allow(dead_code)] // Used by the session refresh and the browser login.
+    pub(crate) async fn lookup_user(
+        &self,
+        userid: &str,
+    ) -> Result<crate::dingtalk::lookup::LiveUser, Error> {
+        self.inner.client.lookup_user(userid).await
     }
 
     /// The DingTalk client (for `getbymobile` and other OAPI calls).
@@ -194,7 +329,51 @@ impl DingTalkLogin {
         self.inner.public_origin.as_deref()
     }
 
+    /// The web login's settings.
+    pub(crate) fn web(&self) -> &WebLogin {
+        &self.inner.web
+    }
+
+    #[cfg_attr(not(feature = "directory"), allow(dead_code))]
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner.transport
+    }
+}
+
+/// A claim that is released unless [`keep`](Self::keep) is called: when the login fails
+/// without DingTalk refusing the code, or when the login future is dropped mid-exchange.
+struct ClaimGuard<'a> {
+    replay: &'a Arc<dyn ReplayGuard>,
+    claim: Option<CodeClaim>,
+}
+
+impl ClaimGuard<'_> {
+    /// The code is spent (or refused) at DingTalk: the claim stays until it expires.
+    fn keep(mut self) {
+        self.claim = None;
+    }
+
+    /// Releases the claim and waits for the store to answer.
+    async fn release(mut self) {
+        if let Some(claim) = self.claim.take() {
+            self.replay.release(claim).await;
+        }
+    }
+}
+
+impl Drop for ClaimGuard<'_> {
+    fn drop(&mut self) {
+        let Some(claim) = self.claim.take() else {
+            return;
+        };
+        // Dropped mid-exchange: release without waiting. A store whose release needs I/O
+        // (Redis) finishes it on the runtime; the in-memory guard releases at the call.
+        let release = self.replay.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { release.release(claim).await });
+            }
+            Err(_) => drop(release.release(claim)),
+        }
     }
 }

@@ -6,8 +6,10 @@
 //! - [`routes`] mounts the crate's routes (see [`crate::web`]) in one call and registers the
 //!   [`DingTalkLogin`] as `web::Data<DingTalkLogin>`, where the extractors and the middleware
 //!   find it;
-//! - [`CurrentUser`] (401 `unauthenticated`), [`RequireAdmin`], [`RequireSuperAdmin`] and
-//!   [`RequirePolicy`] (403 `forbidden`) are extractors; `Option<CurrentUser>` and
+//! - the root [`CurrentUser`](crate::CurrentUser) (401 `unauthenticated`),
+//!   [`RequireAdmin`](crate::RequireAdmin), [`RequireSuperAdmin`](crate::RequireSuperAdmin) and
+//!   [`RequirePolicy`](crate::RequirePolicy) (403 `forbidden`) are actix-web extractors as well
+//!   as axum ones; `Option<CurrentUser>` and
 //!   `Result<CurrentUser, dingtalk_login::Error>` work too;
 //! - [`RequireSysLevel`] is the same guard as a middleware;
 //! - [`Error`] implements [`ResponseError`] through the crate's one error mapping.
@@ -51,17 +53,14 @@ mod middleware;
 mod routes;
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::Error;
 use crate::login::DingTalkLogin;
-use crate::session::Claims;
-use crate::web::{session_token, Reply, RequestHead, SessionOutcome};
+use crate::web::{check_session, Reply, RequestHead, SessionOutcome};
 
-pub use extract::{CurrentUser, RequireAdmin, RequirePolicy, RequireSuperAdmin};
 pub use middleware::{RequireSysLevel, RequireSysLevelMiddleware};
 pub use routes::routes;
 
@@ -81,8 +80,7 @@ fn session(req: &HttpRequest) -> Option<SessionOutcome> {
         return Some(outcome);
     }
     let login = registered_login(req)?;
-    let outcome: Result<Arc<Claims>, Error> =
-        session_token(req, &login.cookie_settings().name).and_then(|token| login.verify(&token));
+    let outcome = check_session(login, req);
     req.extensions_mut().insert(Checked(outcome.clone()));
     Some(outcome)
 }

@@ -67,6 +67,19 @@ pub(crate) struct CodecParts {
 
 impl SessionCodec {
     pub(crate) fn new(parts: CodecParts) -> Result<Self, ConfigError> {
+        // A `kid` must name one key: with two, a token would verify against whichever came
+        // first, and a rotation could silently refuse the sessions of the other.
+        let mut kids: Vec<&str> = std::iter::once(&parts.signing.verifying)
+            .chain(parts.extra_verifiers.iter())
+            .filter_map(VerifyingKey::kid)
+            .collect();
+        kids.sort_unstable();
+        if let Some(pair) = kids.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(ConfigError::InvalidKey(format!(
+                "two session keys share the kid {:?}; give every key its own",
+                pair[0]
+            )));
+        }
         let keys: Arc<[PreparedKey]> = std::iter::once(&parts.signing.verifying)
             .chain(parts.extra_verifiers.iter())
             .map(PreparedKey::new)
@@ -189,6 +202,27 @@ impl SessionCodec {
             self.issuer.as_deref(),
             self.audience.as_deref(),
         )
+    }
+
+    /// Signs `value` (anything but a session: a short-lived token such as the web login's
+    /// state) with the session key, so every instance sharing the key can check it.
+    pub(crate) fn sign_value(&self, value: &impl serde::Serialize) -> Result<String, Error> {
+        let mut header = Header::new(self.signing.verifying.alg.jwt());
+        header.kid = self.signing.verifying.kid.clone();
+        jsonwebtoken::encode(&header, value, &self.signing.encoding)
+            .map_err(|_| Error::Internal("could not sign a token"))
+    }
+
+    /// Checks the signature of a token made by [`sign_value`](Self::sign_value) and parses
+    /// its payload; `None` when either fails. Its meaning (type, expiry) is the caller's.
+    pub(crate) fn verify_value<T: serde::de::DeserializeOwned>(&self, token: &str) -> Option<T> {
+        let payload = verifier::verified_payload(&self.keys, token).ok()?;
+        serde_json::from_slice(&payload).ok()
+    }
+
+    /// Now, by the codec's clock (Unix seconds).
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.unix()
     }
 
     /// The revocation store.

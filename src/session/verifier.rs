@@ -102,6 +102,19 @@ pub(crate) fn decode(
     issuer: Option<&str>,
     audience: Option<&str>,
 ) -> Result<Claims, Error> {
+    let payload = verified_payload(keys, token)?;
+    let claims: Claims = serde_json::from_slice(&payload).map_err(|_| INVALID)?;
+    if issuer.is_some_and(|iss| claims.iss.as_deref() != Some(iss)) {
+        return Err(INVALID);
+    }
+    if audience.is_some_and(|aud| claims.aud.as_deref() != Some(aud)) {
+        return Err(INVALID);
+    }
+    Ok(claims)
+}
+
+/// Checks a token's structure, header, key and signature, and returns its payload's bytes.
+pub(crate) fn verified_payload(keys: &[PreparedKey], token: &str) -> Result<Vec<u8>, Error> {
     let (message, signature) = token.rsplit_once('.').ok_or(INVALID)?;
     let (header_b64, payload_b64) = message.split_once('.').ok_or(INVALID)?;
     if payload_b64.contains('.') {
@@ -113,26 +126,19 @@ pub(crate) fn decode(
         .map_err(|_| INVALID)?;
     let header: JoseHeader<'_> =
         serde_json::from_slice(&header_buf[..header_len]).map_err(|_| INVALID)?;
-    let key = keys
-        .iter()
-        .find(|k| k.kid.as_deref() == header.kid.as_deref())
-        .ok_or(INVALID)?;
-    // One algorithm per key: `none`, or HS256 presented to an RS256 key, is refused here.
-    if header.alg != alg_name(key.alg) {
+    // A `kid` names one key (kids are unique, checked at build). Without one, every key of
+    // the token's algorithm is tried, so a rotation without kids keeps old sessions valid.
+    // One algorithm per key: `none`, or HS256 presented to an RS256 key, matches no key.
+    let mut candidates = keys.iter().filter(|k| match header.kid.as_deref() {
+        Some(kid) => k.kid.as_deref() == Some(kid),
+        None => true,
+    });
+    if !candidates
+        .any(|k| header.alg == alg_name(k.alg) && k.signature_ok(message.as_bytes(), signature))
+    {
         return Err(INVALID);
     }
-    if !key.signature_ok(message.as_bytes(), signature) {
-        return Err(INVALID);
-    }
-    let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| INVALID)?;
-    let claims: Claims = serde_json::from_slice(&payload).map_err(|_| INVALID)?;
-    if issuer.is_some_and(|iss| claims.iss.as_deref() != Some(iss)) {
-        return Err(INVALID);
-    }
-    if audience.is_some_and(|aud| claims.aud.as_deref() != Some(aud)) {
-        return Err(INVALID);
-    }
-    Ok(claims)
+    URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| INVALID)
 }
 
 /// Tokens already verified, by the exact token bytes, so a repeat costs a hash, a compare
