@@ -35,6 +35,15 @@ impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
     }
+
+    // Every session check reads the clock: whole seconds straight from `SystemTime`, without
+    // building a calendar date first.
+    fn unix(&self) -> i64 {
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+            Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+        }
+    }
 }
 
 /// A clock that only moves when told to; clones share the same time.

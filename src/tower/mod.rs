@@ -97,7 +97,13 @@ impl<'a> Head<'a> {
 
 impl RequestHead for Head<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        match self.headers.get(name).and_then(|v| v.to_str().ok()) {
+        // The session check asks for `authorization` on every request: a known name skips
+        // parsing the string into a header name each time.
+        let value = match name {
+            "authorization" => self.headers.get(http::header::AUTHORIZATION),
+            _ => self.headers.get(name),
+        };
+        match value.and_then(|v| v.to_str().ok()) {
             Some(value) => Some(value),
             // HTTP/2 carries the host in the `:authority` pseudo-header, which `http` puts in
             // the URI rather than in a `Host` header.
