@@ -26,6 +26,7 @@ pub use support::AppEnv;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -56,14 +57,14 @@ pub fn router_with(env: &AppEnv, extra: Router) -> Result<Router, String> {
     let login = env.login()?;
     let directory = env.directory(&login)?;
     // Guards go on `route_layer`, so an unknown path under /admin still answers 404.
-    let admin = Router::<Directory>::new()
+    let admin = Router::<Arc<Directory>>::new()
         .route("/admin", get(admin))
         .route("/admin/users/by-mobile/{mobile}", get(by_mobile))
         .route("/admin/accounts/{account_id}", get(account))
         .route("/admin/employees/{userid}", get(employee))
         .route("/admin/echo", any(echo))
         .route_layer(RequireSysLevel::admin());
-    let super_admin = Router::<Directory>::new()
+    let super_admin = Router::<Arc<Directory>>::new()
         .route("/admin/super", get(super_admin))
         .route_layer(RequireSysLevel::super_admin());
     Ok(Router::new()
@@ -72,8 +73,9 @@ pub fn router_with(env: &AppEnv, extra: Router) -> Result<Router, String> {
         .merge(admin)
         .merge(super_admin)
         // The directory is router state, not an `Extension` layer: an extension is cloned
-        // into every request, `/healthz` included, and only the lookups need it.
-        .with_state(directory)
+        // into every request, `/healthz` included, and only the lookups need it. Behind an
+        // `Arc`, because axum still clones the state once per request for every handler.
+        .with_state(Arc::new(directory))
         .merge(extra)
         // Turns every handler into a service now. A router that is served as it is (as
         // `serve` below does, for `ConnectInfo`) would otherwise do it, and apply the layers
@@ -102,21 +104,21 @@ async fn echo(method: Method) -> Json<Value> {
 
 // The directory lookups; the route layer already required an admin.
 async fn by_mobile(
-    State(dir): State<Directory>,
+    State(dir): State<Arc<Directory>>,
     Path(mobile): Path<String>,
 ) -> Result<Json<Value>, Error> {
     dir.by_mobile(&mobile).await.map(Json)
 }
 
 async fn account(
-    State(dir): State<Directory>,
+    State(dir): State<Arc<Directory>>,
     Path(account_id): Path<String>,
 ) -> Result<Json<Value>, Error> {
     dir.account(&account_id).await.map(Json)
 }
 
 async fn employee(
-    State(dir): State<Directory>,
+    State(dir): State<Arc<Directory>>,
     Path(userid): Path<String>,
 ) -> Result<Json<Value>, Error> {
     dir.employee(&userid).await.map(Json)
