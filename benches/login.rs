@@ -18,7 +18,7 @@
 mod axum_app;
 
 #[cfg(feature = "redis")]
-#[path = "../tests/support_redis/mod.rs"]
+#[path = "../tests/support/redis.rs"]
 mod support_redis;
 
 use std::sync::Arc;
