@@ -59,7 +59,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::Error;
 use crate::login::DingTalkLogin;
-use crate::web::{check_session, Reply, RequestHead, SessionOutcome};
+use crate::web::{check_session, header_str, Reply, RequestHead, SessionOutcome};
 
 pub use middleware::{RequireSysLevel, RequireSysLevelMiddleware};
 pub use routes::routes;
@@ -95,7 +95,11 @@ fn registered_login(req: &HttpRequest) -> Option<&DingTalkLogin> {
 /// The core's view of an actix request.
 impl RequestHead for HttpRequest {
     fn header(&self, name: &str) -> Option<&str> {
-        match self.headers().get(name).and_then(|v| v.to_str().ok()) {
+        match self
+            .headers()
+            .get(name)
+            .and_then(|v| header_str(v.as_bytes()))
+        {
             Some(value) => Some(value),
             // HTTP/2 carries the host in `:authority`, which ends up in the URI.
             None if name == "host" => self.uri().authority().map(|a| a.as_str()),
@@ -106,7 +110,7 @@ impl RequestHead for HttpRequest {
     fn cookie_headers(&self) -> impl Iterator<Item = &str> {
         self.headers()
             .get_all(header::COOKIE)
-            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| header_str(v.as_bytes()))
     }
 
     fn method(&self) -> &str {

@@ -42,6 +42,8 @@ use crate::login::{DingTalkLogin, Login};
 pub(crate) use authorize::authorize;
 pub(crate) use authorize::{gate, SessionOutcome};
 pub(crate) use head::{session_token, RequestHead};
+#[cfg(feature = "actix")]
+pub(crate) use head::header_str;
 pub(crate) use reply::Reply;
 
 /// The largest request body the login routes read, in bytes. A code is at most 128 bytes;
