@@ -9,9 +9,9 @@
 //! |---|---|
 //! | `GET /healthz` | anyone |
 //! | `POST /auth/dingtalk`, `GET /auth/dingtalk?code&state`, `GET /auth/dingtalk/state`, `GET /auth/dingtalk/jsapi?url=` | anyone |
-//! | `GET /me`, `POST /auth/logout` | a session |
+//! | `GET /me`, `POST /auth/logout`, `POST /auth/refresh` | a session |
 //! | `GET /admin`, `GET /admin/users/by-mobile/{mobile}`, `GET /admin/accounts/{account_id}`, `GET /admin/employees/{userid}`, `ANY /admin/echo` | `sys_level` 1 or 2 |
-//! | `GET /admin/super` | `sys_level` 1 |
+//! | `GET /admin/super`, `POST /admin/users/{userid}/revoke` | `sys_level` 1 |
 //!
 //! The environment is described in `examples/support/mod.rs`. Tests include this file with
 //! `#[path = "../examples/axum_app.rs"] mod axum_app;` and call [`router`].

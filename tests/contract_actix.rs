@@ -57,3 +57,4 @@ contract_tests!(start);
 hardening_contract_tests!(start);
 harden_contract_tests!(start);
 jsapi_contract_tests!(start);
+lifecycle_contract_tests!(start);

@@ -25,6 +25,7 @@ contract_tests!(start);
 hardening_contract_tests!(start);
 harden_contract_tests!(start);
 jsapi_contract_tests!(start);
+lifecycle_contract_tests!(start);
 
 /// Config errors name the variable (the binary prints them and exits non-zero).
 #[test]

@@ -10,4 +10,6 @@ pub mod redis;
 
 pub(crate) use replay::CODE_LIFETIME;
 pub use replay::{CodeClaim, MemoryReplayGuard, ReplayGuard};
+#[cfg_attr(not(feature = "redis"), allow(unused_imports))]
+pub(crate) use revocation::UserCutoff;
 pub use revocation::{MemoryRevocation, Revocation};

@@ -1,4 +1,6 @@
-//! Revoked sessions: the `Revocation` trait and its in-memory store.
+//! Revoked sessions: the `Revocation` trait and its in-memory store. Two kinds of entry: one
+//! session (by `jti`, at logout or refresh) and every session of a user issued up to a second
+//! (by `userid`, when the user is offboarded).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -7,20 +9,35 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::BoxFuture;
 
-/// Remembers logged-out sessions (by `jti`) until they expire.
+/// Remembers logged-out sessions (by `jti`) until they expire, and revoked users (every
+/// session of a `userid` issued up to a second) for as long as such a session can live.
 ///
-/// `is_revoked` runs on every authenticated request, so it is synchronous: implementations
-/// answer from memory (a Redis-backed one keeps a local set fed by pub/sub).
+/// `is_revoked` and `is_user_revoked` run on every authenticated request, so they are
+/// synchronous: implementations answer from memory (a Redis-backed one keeps a local set fed
+/// by pub/sub).
 pub trait Revocation: Send + Sync + 'static {
     /// Refuses `jti` from now until `exp` (Unix seconds).
     fn revoke<'a>(&'a self, jti: &'a str, exp: i64) -> BoxFuture<'a, Result<(), Error>>;
 
     /// Whether `jti` was revoked.
     fn is_revoked(&self, jti: &str) -> bool;
+
+    /// Refuses every session of `userid` issued at or before `issued_up_to` (its `iat`, Unix
+    /// seconds), remembered until `until`: no such session lives longer. A later revocation
+    /// of the same user moves the cut-off forward, never back.
+    fn revoke_user<'a>(
+        &'a self,
+        userid: &'a str,
+        issued_up_to: i64,
+        until: i64,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Whether sessions of `userid` issued at `iat` are revoked.
+    fn is_user_revoked(&self, userid: &str, iat: i64) -> bool;
 }
 
-/// The in-process revocation set. Entries are dropped a day after their `exp`, well past any
-/// leeway.
+/// The in-process revocation set. Entries are dropped a day after their `exp` (or `until`),
+/// well past any leeway.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -30,12 +47,40 @@ pub trait Revocation: Send + Sync + 'static {
 /// revoked.revoke("jti-1", i64::MAX).await.unwrap();
 /// assert!(revoked.is_revoked("jti-1"));
 /// assert!(!revoked.is_revoked("jti-2"));
+///
+/// // Every session of "u1" issued at or before second 1000.
+/// revoked.revoke_user("u1", 1000, i64::MAX).await.unwrap();
+/// assert!(revoked.is_user_revoked("u1", 1000));
+/// assert!(!revoked.is_user_revoked("u1", 1001));
+/// assert!(!revoked.is_user_revoked("u2", 1000));
 /// # });
 /// ```
 #[derive(Debug)]
 pub struct MemoryRevocation {
     clock: Arc<dyn Clock>,
     revoked: RwLock<HashMap<String, i64>>,
+    users: RwLock<HashMap<String, UserCutoff>>,
+}
+
+/// Every session of a user issued at or before `issued_up_to` is refused, until `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UserCutoff {
+    pub(crate) issued_up_to: i64,
+    pub(crate) until: i64,
+}
+
+impl UserCutoff {
+    /// Adds `userid`'s cut-off to `map`, keeping the later of two.
+    pub(crate) fn merge(map: &mut HashMap<String, UserCutoff>, userid: &str, new: UserCutoff) {
+        let e = map.entry(userid.to_owned()).or_insert(new);
+        e.issued_up_to = e.issued_up_to.max(new.issued_up_to);
+        e.until = e.until.max(new.until);
+    }
+
+    /// Whether `map` refuses a session of `userid` issued at `iat`.
+    pub(crate) fn refuses(map: &HashMap<String, UserCutoff>, userid: &str, iat: i64) -> bool {
+        map.get(userid).is_some_and(|c| iat <= c.issued_up_to)
+    }
 }
 
 const KEEP_AFTER_EXP: i64 = 86_400;
@@ -57,6 +102,7 @@ impl MemoryRevocation {
         Self {
             clock,
             revoked: RwLock::new(HashMap::new()),
+            users: RwLock::new(HashMap::new()),
         }
     }
 
@@ -71,9 +117,24 @@ impl MemoryRevocation {
         map.insert(jti.to_owned(), exp);
     }
 
-    /// Entries held.
+    /// Revokes a user synchronously (the trait's `revoke_user` wraps this).
+    pub fn revoke_user_now(&self, userid: &str, issued_up_to: i64, until: i64) {
+        let now = self.clock.unix();
+        let mut map = self.users.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= 64 && map.len().is_power_of_two() {
+            map.retain(|_, c| c.until.saturating_add(KEEP_AFTER_EXP) > now);
+        }
+        let cutoff = UserCutoff {
+            issued_up_to,
+            until,
+        };
+        UserCutoff::merge(&mut map, userid, cutoff);
+    }
+
+    /// Entries held (sessions and users).
     pub fn len(&self) -> usize {
         self.revoked.read().unwrap_or_else(|p| p.into_inner()).len()
+            + self.users.read().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Whether nothing is revoked.
@@ -93,5 +154,20 @@ impl Revocation for MemoryRevocation {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .contains_key(jti)
+    }
+
+    fn revoke_user<'a>(
+        &'a self,
+        userid: &'a str,
+        issued_up_to: i64,
+        until: i64,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        self.revoke_user_now(userid, issued_up_to, until);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn is_user_revoked(&self, userid: &str, iat: i64) -> bool {
+        let users = self.users.read().unwrap_or_else(|p| p.into_inner());
+        UserCutoff::refuses(&users, userid, iat)
     }
 }

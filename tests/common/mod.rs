@@ -22,6 +22,8 @@ pub use hardening::*;
 pub mod harden;
 #[macro_use]
 pub mod jsapi;
+#[macro_use]
+pub mod lifecycle;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
