@@ -185,7 +185,8 @@ impl DingTalkLogin {
 
     /// Refreshes a session: checks it against DingTalk again and issues its successor.
     ///
-    /// - Past the max age ([`ConfigBuilder::session_max_age`], counted from `auth_time`):
+    /// - A session revoked or expired since it was verified, or past the max age
+    ///   ([`ConfigBuilder::session_max_age`], counted from `auth_time`):
     ///   [`Error::Unauthenticated`]; the person logs in again.
     /// - The user's level and name are read from DingTalk now (`listadmin`, cached at most
     ///   60 s, then `user/get`), so a promotion or demotion is in the new token. A user
@@ -210,6 +211,8 @@ impl DingTalkLogin {
     /// revoked on this instance, and no new token is issued).
     pub async fn refresh(&self, claims: &Claims) -> Result<Login, Error> {
         let sessions = &self.inner.sessions;
+        // Claims verified a while ago may have been revoked or expired since.
+        sessions.check_live(claims)?;
         if sessions.now() >= sessions.max_age_deadline(claims) {
             return Err(Error::Unauthenticated(SessionRejection::Expired));
         }

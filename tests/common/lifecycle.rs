@@ -14,8 +14,8 @@ use reqwest::Response;
 use serde_json::Value;
 
 use super::{
-    assert_error, attr_value, bearer, client, get_with, json_ok, jwt_claims, login, pair, send,
-    set_cookie,
+    assert_error, attr_value, bearer, client, get_with, json_ok, jwt_claims, login, pair,
+    post_code, send, set_cookie,
 };
 
 /// One `#[tokio::test]` per lifecycle case, against the app `$start` serves; a case may set
@@ -393,6 +393,13 @@ pub async fn www_authenticate_on_every_refusal(base: &str, fake: &FakeDingTalk) 
             assert_error(res, 401, "unauthenticated").await;
         }
     }
+    // A refused login code is a 401 too: it asks for a login, like a missing session.
+    let code = fake.mint_code("staff");
+    json_ok(post_code(base, &code).await).await;
+    let res = post_code(base, &code).await;
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+    assert_error(res, 401, "code_replayed").await;
+
     let res = get_with(base, "/admin", &[("authorization", &bearer(&live))]).await;
     assert!(res.headers().get("www-authenticate").is_none());
     assert_error(res, 403, "forbidden").await;
