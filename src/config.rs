@@ -179,8 +179,9 @@ impl ConfigBuilder {
         self
     }
 
-    /// Also accepts sessions signed with this key (a retired key during a rotation; give it a
-    /// `kid` matching the tokens it signed).
+    /// Also accepts sessions signed with this key (a retired key during a rotation). A token
+    /// with a `kid` is checked against the key of that `kid` only; a token without one against
+    /// every key of its algorithm. Two keys with the same `kid` are refused at `build()`.
     pub fn verification_key(mut self, key: VerifyingKey) -> Self {
         self.verification_keys.push(key);
         self
