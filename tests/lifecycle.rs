@@ -2,39 +2,24 @@
 //! manual clock, against the fake DingTalk over loopback: the exact second the max age ends,
 //! the exact second a user revocation covers, and what a refresh carries over.
 
+mod support;
+
 use std::time::Duration;
 
 use dingtalk_login::clock::{Clock, ManualClock};
-use dingtalk_login::dingtalk::RetryPolicy;
 use dingtalk_login::enrich::from_fn;
 use dingtalk_login::guard::SysLevel;
 use dingtalk_login::testing::{sign_claims, Endpoint, FakeDingTalk, FakeUser};
-use dingtalk_login::{AuthCode, ConfigError, DingTalkLogin, Error, Login, SessionRejection};
+use dingtalk_login::{ConfigError, DingTalkLogin, Error, Login, SessionRejection};
 use serde_json::{json, Map};
-
-const KEY: &str = "a session key of at least 32 bytes!";
-
-async fn fake() -> FakeDingTalk {
-    FakeDingTalk::builder()
-        .user(FakeUser::new("staff", "Li Si"))
-        .user(FakeUser::new("sub", "Wang Wu").sub_admin())
-        .start()
-        .await
-}
+use support::{code, fake, SESSION_SECRET};
 
 fn builder(fake: &FakeDingTalk, clock: &ManualClock) -> dingtalk_login::ConfigBuilder {
-    DingTalkLogin::builder()
-        .app_key(fake.app_key())
-        .app_secret(fake.app_secret())
-        .oapi_url(fake.url())
-        .session_secret(KEY)
-        .retry_policy(RetryPolicy::default().initial_backoff(Duration::from_millis(5)))
-        .clock(clock.clone())
+    support::builder(fake).clock(clock.clone())
 }
 
 async fn log_in(fake: &FakeDingTalk, login: &DingTalkLogin, userid: &str) -> Login {
-    let code = AuthCode::parse(&fake.mint_code(userid)).unwrap();
-    login.login(&code).await.unwrap()
+    login.login(&code(fake, userid)).await.unwrap()
 }
 
 fn rejection(result: Result<impl Sized, Error>) -> Option<SessionRejection> {
@@ -130,7 +115,7 @@ async fn a_refresh_carries_identity_and_extension_claims_and_reads_the_live_leve
     let staff = log_in(&fake, &login, "staff").await;
 
     fake.set_level("sub", 0);
-    fake.add_user(FakeUser::new("staff", "Li Si (renamed)").boss());
+    fake.add_user(FakeUser::new("staff", "Stu Staff (renamed)").boss());
     let demoted = login.refresh(&sub.claims).await.unwrap();
     assert_eq!(demoted.claims.sys_level, SysLevel::Other);
     assert!(!demoted.claims.sys);
@@ -139,7 +124,7 @@ async fn a_refresh_carries_identity_and_extension_claims_and_reads_the_live_leve
     assert_eq!(demoted.claims.ext["dept"], json!([7]));
     let boss = login.refresh(&staff.claims).await.unwrap();
     assert_eq!(boss.claims.sys_level, SysLevel::Boss);
-    assert_eq!(boss.claims.name, "Li Si (renamed)");
+    assert_eq!(boss.claims.name, "Stu Staff (renamed)");
     assert_eq!(boss.to_json()["user"]["sys_level"], 100);
 
     // The admin list is cached for a minute: a promotion in that minute shows at the first
@@ -196,7 +181,7 @@ fn the_max_age_must_be_more_than_zero() {
     let err = DingTalkLogin::builder()
         .app_key("k")
         .app_secret("s")
-        .session_secret(KEY)
+        .session_secret(SESSION_SECRET)
         .session_max_age(Duration::ZERO)
         .build()
         .unwrap_err();

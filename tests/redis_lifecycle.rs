@@ -3,27 +3,17 @@
 //! second, without a Redis round trip per verified request, a later instance learns it from
 //! Redis, and a revocation made while Redis is down reaches B once Redis is back.
 
-mod support_redis;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use dingtalk_login::dingtalk::RetryPolicy;
 use dingtalk_login::store::redis::RedisStores;
-use dingtalk_login::testing::{FakeDingTalk, FakeUser};
-use dingtalk_login::{AuthCode, DingTalkLogin, Error, Login, SessionRejection};
-use support_redis::RedisServer;
+use dingtalk_login::testing::FakeDingTalk;
+use dingtalk_login::{DingTalkLogin, Error, Login, SessionRejection};
+use support::redis::RedisServer;
+use support::{builder, code, fake};
 
-const KEY: &str = "0123456789abcdef0123456789abcdef";
 const PREFIX: &str = "lifecycle-test:";
-
-async fn fake() -> FakeDingTalk {
-    FakeDingTalk::builder()
-        .user(FakeUser::new("root", "Root").super_admin())
-        .user(FakeUser::new("emp", "Employee"))
-        .user(FakeUser::new("other", "Other"))
-        .start()
-        .await
-}
 
 struct Instance {
     stores: RedisStores,
@@ -36,21 +26,12 @@ async fn instance(fake: &FakeDingTalk, redis: &RedisServer) -> Instance {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .try_init();
     let stores = RedisStores::connect(&redis.url(), PREFIX).await.unwrap();
-    let login = stores
-        .configure(DingTalkLogin::builder())
-        .app_key(fake.app_key())
-        .app_secret(fake.app_secret())
-        .oapi_url(fake.url())
-        .session_secret(KEY)
-        .retry_policy(RetryPolicy::default().initial_backoff(Duration::from_millis(10)))
-        .build()
-        .unwrap();
+    let login = stores.configure(builder(fake)).build().unwrap();
     Instance { stores, login }
 }
 
 async fn login(fake: &FakeDingTalk, on: &Instance, userid: &str) -> Login {
-    let code = AuthCode::parse(&fake.mint_code(userid)).unwrap();
-    on.login.login(&code).await.unwrap()
+    on.login.login(&code(fake, userid)).await.unwrap()
 }
 
 fn is_revoked(result: Result<impl Sized, Error>) -> bool {
@@ -89,9 +70,9 @@ async fn a_user_revoked_on_a_is_refused_on_b_within_a_second_without_a_redis_cal
     let fake = fake().await;
     let (a, b) = (instance(&fake, &redis).await, instance(&fake, &redis).await);
 
-    let s1 = login(&fake, &a, "emp").await;
-    let s2 = login(&fake, &b, "emp").await;
-    let other = login(&fake, &a, "other").await;
+    let s1 = login(&fake, &a, "staff").await;
+    let s2 = login(&fake, &b, "staff").await;
+    let other = login(&fake, &a, "boss").await;
     // Verified on B before the revocation: in B's verified-session cache.
     b.login.verify(&s1.token).unwrap();
     b.login.verify(&s2.token).unwrap();
@@ -115,7 +96,7 @@ async fn a_user_revoked_on_a_is_refused_on_b_within_a_second_without_a_redis_cal
         after - before
     );
 
-    a.login.revoke_user("emp").await.unwrap();
+    a.login.revoke_user("staff").await.unwrap();
     assert!(is_revoked(a.login.verify(&s1.token)), "at once on A");
     assert!(is_revoked(a.login.verify(&s2.token)), "at once on A");
     eventually(Duration::from_secs(1), "B refuses both sessions", || {
@@ -136,7 +117,7 @@ async fn a_user_revoked_on_a_is_refused_on_b_within_a_second_without_a_redis_cal
         .unwrap();
     let (member, until) = members
         .iter()
-        .find(|(m, _)| m.starts_with("u:") && m.ends_with(":emp"))
+        .find(|(m, _)| m.starts_with("u:") && m.ends_with(":staff"))
         .unwrap_or_else(|| panic!("no user entry in {members:?}"));
     let at: i64 = member.split(':').nth(1).unwrap().parse().unwrap();
     assert!(
@@ -151,7 +132,7 @@ async fn a_user_revoked_on_a_is_refused_on_b_within_a_second_without_a_redis_cal
 
     // A login a second later works, on every instance.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let again = login(&fake, &b, "emp").await;
+    let again = login(&fake, &b, "staff").await;
     for on in [&a, &b, &c] {
         on.login.verify(&again.token).unwrap();
     }
@@ -163,7 +144,7 @@ async fn a_refresh_on_a_spends_the_old_token_on_b_within_a_second() {
     let redis = RedisServer::start().await;
     let fake = fake().await;
     let (a, b) = (instance(&fake, &redis).await, instance(&fake, &redis).await);
-    let old = login(&fake, &a, "emp").await;
+    let old = login(&fake, &a, "staff").await;
     b.login.verify(&old.token).unwrap();
 
     let next = a.login.refresh(&old.claims).await.unwrap();
@@ -183,11 +164,11 @@ async fn a_user_revoked_while_redis_is_down_is_refused_on_b_once_redis_is_back()
     let mut redis = RedisServer::start().await;
     let fake = fake().await;
     let (a, b) = (instance(&fake, &redis).await, instance(&fake, &redis).await);
-    let s = login(&fake, &a, "emp").await;
-    let other = login(&fake, &a, "other").await;
+    let s = login(&fake, &a, "staff").await;
+    let other = login(&fake, &a, "boss").await;
 
     redis.stop();
-    let err = a.login.revoke_user("emp").await.unwrap_err();
+    let err = a.login.revoke_user("staff").await.unwrap_err();
     assert_eq!(err.code(), "store_unavailable");
     assert!(is_revoked(a.login.verify(&s.token)), "refused here at once");
     assert_eq!(a.stores.revocation().pending(), 1);
