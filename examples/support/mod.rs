@@ -629,4 +629,18 @@ mod tests {
             AppEnv::from_vars(vars(&[BASE[0], BASE[1], ("SESSION_TTL_SECS", "soon")])).unwrap_err();
         assert!(bad.contains("SESSION_TTL_SECS"));
     }
+
+    #[test]
+    fn the_session_max_age_is_read_and_checked() {
+        let env = AppEnv::from_vars(vars(&BASE)).unwrap();
+        assert_eq!(env.session_max_age, Duration::from_secs(7 * 24 * 3600));
+        let env =
+            AppEnv::from_vars(vars(&[BASE[0], BASE[1], ("SESSION_MAX_AGE_SECS", "3600")])).unwrap();
+        assert_eq!(env.session_max_age, Duration::from_secs(3600));
+        for bad in ["0", "week"] {
+            let err = AppEnv::from_vars(vars(&[BASE[0], BASE[1], ("SESSION_MAX_AGE_SECS", bad)]))
+                .unwrap_err();
+            assert!(err.contains("SESSION_MAX_AGE_SECS"), "{err}");
+        }
+    }
 }

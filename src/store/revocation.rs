@@ -3,6 +3,7 @@
 //! (by `userid`, when the user is offboarded).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::clock::{Clock, SystemClock};
@@ -59,27 +60,56 @@ pub trait Revocation: Send + Sync + 'static {
 pub struct MemoryRevocation {
     clock: Arc<dyn Clock>,
     revoked: RwLock<HashMap<String, i64>>,
-    users: RwLock<HashMap<String, UserCutoff>>,
+    users: UserCutoffs,
 }
 
 /// Every session of a user issued at or before `issued_up_to` is refused, until `until`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct UserCutoff {
-    pub(crate) issued_up_to: i64,
-    pub(crate) until: i64,
+struct UserCutoff {
+    issued_up_to: i64,
+    until: i64,
 }
 
-impl UserCutoff {
-    /// Adds `userid`'s cut-off to `map`, keeping the later of two.
-    pub(crate) fn merge(map: &mut HashMap<String, UserCutoff>, userid: &str, new: UserCutoff) {
-        let e = map.entry(userid.to_owned()).or_insert(new);
-        e.issued_up_to = e.issued_up_to.max(new.issued_up_to);
-        e.until = e.until.max(new.until);
+/// Revoked users, by `userid`: the local set of both the in-memory and the Redis store.
+///
+/// Checked on every verified request, so an app that never revoked a user pays one atomic
+/// load, not a lock and a hash.
+#[derive(Debug, Default)]
+pub(crate) struct UserCutoffs {
+    any: AtomicBool,
+    map: RwLock<HashMap<String, UserCutoff>>,
+}
+
+impl UserCutoffs {
+    /// Refuses sessions of `userid` issued up to `issued_up_to`, until `until`; a later
+    /// cut-off wins over an earlier one. Entries a day past their `until` are purged.
+    pub(crate) fn insert(&self, userid: &str, issued_up_to: i64, until: i64, now: i64) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        // Amortised purge: only when the map has doubled since it was last this size.
+        if map.len() >= 64 && map.len().is_power_of_two() {
+            map.retain(|_, c| c.until.saturating_add(KEEP_AFTER_EXP) > now);
+        }
+        let e = map.entry(userid.to_owned()).or_insert(UserCutoff {
+            issued_up_to,
+            until,
+        });
+        e.issued_up_to = e.issued_up_to.max(issued_up_to);
+        e.until = e.until.max(until);
+        self.any.store(true, Ordering::Release);
     }
 
-    /// Whether `map` refuses a session of `userid` issued at `iat`.
-    pub(crate) fn refuses(map: &HashMap<String, UserCutoff>, userid: &str, iat: i64) -> bool {
+    /// Whether a session of `userid` issued at `iat` is refused.
+    pub(crate) fn refuses(&self, userid: &str, iat: i64) -> bool {
+        if !self.any.load(Ordering::Acquire) {
+            return false;
+        }
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         map.get(userid).is_some_and(|c| iat <= c.issued_up_to)
+    }
+
+    /// Users held.
+    pub(crate) fn len(&self) -> usize {
+        self.map.read().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 
@@ -102,7 +132,7 @@ impl MemoryRevocation {
         Self {
             clock,
             revoked: RwLock::new(HashMap::new()),
-            users: RwLock::new(HashMap::new()),
+            users: UserCutoffs::default(),
         }
     }
 
@@ -119,22 +149,13 @@ impl MemoryRevocation {
 
     /// Revokes a user synchronously (the trait's `revoke_user` wraps this).
     pub fn revoke_user_now(&self, userid: &str, issued_up_to: i64, until: i64) {
-        let now = self.clock.unix();
-        let mut map = self.users.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= 64 && map.len().is_power_of_two() {
-            map.retain(|_, c| c.until.saturating_add(KEEP_AFTER_EXP) > now);
-        }
-        let cutoff = UserCutoff {
-            issued_up_to,
-            until,
-        };
-        UserCutoff::merge(&mut map, userid, cutoff);
+        self.users
+            .insert(userid, issued_up_to, until, self.clock.unix());
     }
 
     /// Entries held (sessions and users).
     pub fn len(&self) -> usize {
-        self.revoked.read().unwrap_or_else(|p| p.into_inner()).len()
-            + self.users.read().unwrap_or_else(|p| p.into_inner()).len()
+        self.revoked.read().unwrap_or_else(|p| p.into_inner()).len() + self.users.len()
     }
 
     /// Whether nothing is revoked.
@@ -167,7 +188,6 @@ impl Revocation for MemoryRevocation {
     }
 
     fn is_user_revoked(&self, userid: &str, iat: i64) -> bool {
-        let users = self.users.read().unwrap_or_else(|p| p.into_inner());
-        UserCutoff::refuses(&users, userid, iat)
+        self.users.refuses(userid, iat)
     }
 }

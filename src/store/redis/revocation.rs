@@ -13,7 +13,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::AbortHandle;
 
 use crate::error::Error;
-use crate::store::{Revocation, UserCutoff};
+use crate::store::{Revocation, UserCutoffs};
 use crate::BoxFuture;
 
 use super::{timed, Conn};
@@ -57,7 +57,7 @@ struct Inner {
     set_key: String,
     channel: String,
     local: RwLock<HashMap<String, i64>>,
-    users: RwLock<HashMap<String, UserCutoff>>,
+    users: UserCutoffs,
     // `synced` for the hot path, `synced_tx` for those who wait for it.
     synced: AtomicBool,
     synced_tx: watch::Sender<bool>,
@@ -89,7 +89,7 @@ impl RedisRevocation {
             channel: conn.key("revocations"),
             conn,
             local: RwLock::new(HashMap::new()),
-            users: RwLock::new(HashMap::new()),
+            users: UserCutoffs::default(),
             synced: AtomicBool::new(false),
             synced_tx: watch::channel(false).0,
             pending: Mutex::new(VecDeque::new()),
@@ -120,7 +120,7 @@ impl RedisRevocation {
 
     /// Revocations held in the local set (sessions and users).
     pub fn len(&self) -> usize {
-        self.inner.read_local().len() + self.inner.read_users().len()
+        self.inner.read_local().len() + self.inner.users.len()
     }
 
     /// Whether the local set is empty.
@@ -168,7 +168,7 @@ impl Revocation for RedisRevocation {
     }
 
     fn is_user_revoked(&self, userid: &str, iat: i64) -> bool {
-        UserCutoff::refuses(&self.inner.read_users(), userid, iat)
+        self.inner.users.refuses(userid, iat)
     }
 }
 
@@ -194,10 +194,6 @@ impl Inner {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn read_users(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, UserCutoff>> {
-        self.users.read().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Adds a member of the shared set (a `jti` or a user revocation) to the local sets.
     fn insert_local(&self, member: &str, score: i64) {
         match parse_user_member(member) {
@@ -207,16 +203,8 @@ impl Inner {
     }
 
     fn insert_user(&self, userid: &str, issued_up_to: i64, until: i64) {
-        let now = self.conn.now();
-        let mut map = self.users.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= 64 && map.len().is_power_of_two() {
-            map.retain(|_, c| c.until.saturating_add(KEEP_AFTER_EXP) > now);
-        }
-        let cutoff = UserCutoff {
-            issued_up_to,
-            until,
-        };
-        UserCutoff::merge(&mut map, userid, cutoff);
+        self.users
+            .insert(userid, issued_up_to, until, self.conn.now());
     }
 
     fn insert_session(&self, jti: &str, exp: i64) {
