@@ -226,6 +226,9 @@ impl DingTalkLogin {
     ///   old level is never carried over silently.
     /// - The new token has a new `jti`, the same `sub`, `unionid`, `auth_time` and extension
     ///   claims, and `exp` = min(now + TTL, `auth_time` + max age). `claims` is revoked.
+    /// - A token is refreshed once: its `jti` is claimed in the replay guard (shared through
+    ///   Redis when configured), so a concurrent second refresh of it is refused, and released
+    ///   again when the re-check failed transiently.
     ///
     /// ```no_run
     /// # async fn demo(login: dingtalk_login::DingTalkLogin, token: &str) -> Result<(), dingtalk_login::Error> {
@@ -247,17 +250,38 @@ impl DingTalkLogin {
         if sessions.now() >= sessions.max_age_deadline(claims) {
             return Err(Error::Unauthenticated(SessionRejection::Expired));
         }
+        // One refresh per token, across instances: the `jti` is claimed in the replay guard
+        // like a login code, so two concurrent refreshes of one token cannot both succeed.
+        let key = AuthCode::parse(&format!("refresh-{}", claims.jti))
+            .map_err(|_| Error::Unauthenticated(SessionRejection::Invalid))?;
+        let claim = ClaimGuard {
+            replay: &self.inner.replay,
+            claim: Some(match self.inner.replay.claim(&key).await {
+                Ok(claim) => claim,
+                Err(Error::CodeReplayed) => {
+                    return Err(Error::Unauthenticated(SessionRejection::Revoked))
+                }
+                Err(e) => return Err(e),
+            }),
+        };
+        let userid = claims.sub.escape_debug();
         let live = match self.lookup_user(&claims.sub).await {
             Ok(live) => live,
             Err(Error::UserNotFound(detail)) => {
-                tracing::info!(userid = %claims.sub, detail = %detail, "refresh refused: DingTalk no longer knows the user; session revoked");
+                claim.keep();
+                tracing::info!(userid = %userid, detail = %detail, "refresh refused: DingTalk no longer knows the user; session revoked");
                 if let Err(e) = self.logout(claims).await {
                     tracing::warn!(error = %e, "the refused session is revoked on this instance only");
                 }
                 return Err(Error::Unauthenticated(SessionRejection::Revoked));
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                // Nothing was spent: the same token may try again.
+                claim.release().await;
+                return Err(e);
+            }
         };
+        claim.keep();
         let mut user = DingTalkUser::new(
             claims.sub.clone(),
             live.name.clone().unwrap_or_else(|| claims.name.clone()),
@@ -269,7 +293,7 @@ impl DingTalkLogin {
         // that half-failed.
         self.logout(claims).await?;
         let (token, next) = sessions.reissue(claims, &user)?;
-        tracing::info!(userid = %user.userid, sys_level = %user.sys_level, "session refreshed");
+        tracing::info!(userid = %userid, sys_level = %user.sys_level, "session refreshed");
         Ok(Login {
             token,
             expires_at: next.exp,
@@ -314,7 +338,7 @@ impl DingTalkLogin {
             .revocation()
             .revoke_user(userid, now, until)
             .await?;
-        tracing::info!(userid, "every session of the user revoked");
+        tracing::info!(userid = %userid.escape_debug(), "every session of the user revoked");
         Ok(())
     }
 

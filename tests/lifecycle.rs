@@ -196,3 +196,44 @@ fn the_max_age_must_be_more_than_zero() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_token_is_refreshed_once_even_by_concurrent_requests() {
+    let fake = fake().await;
+    let clock = ManualClock::new(1_700_000_000);
+    let login = builder(&fake, &clock).build().unwrap();
+    let first = log_in(&fake, &login, "staff").await;
+    let refreshes: Vec<_> = (0..8)
+        .map(|_| {
+            let (login, claims) = (login.clone(), first.claims.clone());
+            tokio::spawn(async move { login.refresh(&claims).await })
+        })
+        .collect();
+    let mut ok = Vec::new();
+    for r in refreshes {
+        match r.await.unwrap() {
+            Ok(next) => ok.push(next),
+            Err(e) => assert_eq!(rejection(Err::<(), _>(e)), Some(SessionRejection::Revoked)),
+        }
+    }
+    assert_eq!(ok.len(), 1, "one successor per token");
+    login.verify(&ok[0].token).unwrap();
+}
+
+#[tokio::test]
+async fn a_refresh_that_failed_transiently_can_be_tried_again() {
+    let fake = fake().await;
+    let clock = ManualClock::new(1_700_000_000);
+    let login = builder(&fake, &clock).build().unwrap();
+    let first = log_in(&fake, &login, "staff").await;
+    fake.fail_next(
+        Endpoint::UserGet,
+        usize::MAX,
+        dingtalk_login::testing::Failure::Busy,
+    );
+    let err = login.refresh(&first.claims).await.unwrap_err();
+    assert_eq!(err.code(), "upstream_unavailable");
+    login.verify(&first.token).expect("still valid");
+    fake.clear_failures();
+    login.refresh(&first.claims).await.unwrap();
+}

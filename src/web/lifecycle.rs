@@ -46,10 +46,15 @@ pub(super) async fn revoke_user(
     let admin = authorize(Some(&session), Some(&SysLevelPolicy::super_admin()))?;
     let path = head.path_and_query();
     let path = path.split_once('?').map_or(path, |(p, _)| p);
-    // The route was recognized by this pattern, so the segment is there.
-    let raw = path_param(pattern, path).ok_or(Error::Internal("revoke route without userid"))?;
+    // The route was recognized by this pattern, so the segment is there, unless the pattern
+    // was configured without one (a mis-wired application).
+    let raw = path_param(pattern, path)
+        .filter(|raw| !raw.is_empty())
+        .ok_or(Error::Internal(
+            "the revoke-user path has no {userid} segment",
+        ))?;
     let userid = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
     login.revoke_user(&userid).await?;
-    tracing::info!(userid = %userid, by = %admin.sub, "user revoked by an admin");
+    tracing::info!(userid = %userid.escape_debug(), by = %admin.sub.escape_debug(), "user revoked by an admin");
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }

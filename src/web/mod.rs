@@ -144,8 +144,8 @@ impl LoginRoutes {
         self.allowed_origins.as_deref()
     }
 
-    /// Origins allowed to POST login and logout, replacing the default (the request's own
-    /// origin). Matched exactly, ignoring case; a trailing `/` is tolerated.
+    /// Origins allowed to POST login, logout, refresh and revoke-user, replacing the default
+    /// (the request's own origin). Matched exactly, ignoring case; a trailing `/` is tolerated.
     pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = S>,
