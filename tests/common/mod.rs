@@ -19,10 +19,6 @@ pub mod hardening;
 #[allow(unused_imports)]
 pub use hardening::*;
 #[macro_use]
-pub mod harden;
-#[macro_use]
-pub mod harden2;
-#[macro_use]
 pub mod jsapi;
 #[macro_use]
 pub mod weblogin;
@@ -36,9 +32,14 @@ use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE
 use reqwest::{Client, Method, Response};
 use serde_json::{json, Value};
 
-/// One `#[tokio::test]` per contract case, against the app `$start` serves.
+/// One `#[tokio::test]` per contract case, against the app `$start` serves: the cases here and
+/// every group's (hardening, JSAPI, web login, session lifecycle).
 macro_rules! contract_tests {
     ($start:path) => {
+        hardening_contract_tests!($start);
+        jsapi_contract_tests!($start);
+        weblogin_contract_tests!($start);
+        lifecycle_contract_tests!($start);
         contract_tests!(@cases $start;
             healthz,
             login_json_answer_and_cookie,
