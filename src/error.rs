@@ -61,14 +61,15 @@ impl fmt::Display for UpstreamDetail {
         if let Some(c) = self.errcode {
             write!(f, " errcode={c}")?;
         }
+        // Upstream strings are escaped, so an answer cannot forge a log line.
         if let Some(c) = &self.sub_code {
-            write!(f, " sub_code={c}")?;
+            write!(f, " sub_code={}", c.escape_debug())?;
         }
         if let Some(m) = &self.errmsg {
             write!(f, " errmsg={m:?}")?;
         }
         if let Some(r) = &self.request_id {
-            write!(f, " request_id={r}")?;
+            write!(f, " request_id={}", r.escape_debug())?;
         }
         Ok(())
     }

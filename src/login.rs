@@ -15,6 +15,7 @@ use crate::dingtalk::{DingTalkClient, DingTalkUser};
 use crate::enrich::EnrichHook;
 use crate::error::Error;
 use crate::jsapi::Jsapi;
+use crate::metrics;
 use crate::session::{Claims, CookieSettings, SessionCodec};
 use crate::store::ReplayGuard;
 
@@ -127,7 +128,16 @@ impl DingTalkLogin {
     /// a session is signed, with the extension claims of the enricher if one is configured
     /// ([`crate::enrich`]). The claim is kept when DingTalk refused the code or accepted it,
     /// and released after any other failure so the same code can be tried again.
+    ///
+    /// With the `metrics` feature each call counts as one `dingtalk_login_logins_total`
+    /// `{method="code"}`; it runs inside a `dingtalk.login` span either way.
     pub async fn login(&self, code: &AuthCode) -> Result<Login, Error> {
+        metrics::observe_login("code", self.exchange(code)).await
+    }
+
+    /// [`login`](Self::login) without its span and count: for the login routes, which count
+    /// the attempt themselves, refusals before the exchange included.
+    pub(crate) async fn exchange(&self, code: &AuthCode) -> Result<Login, Error> {
         let claim = self.inner.replay.claim(code).await?;
         let user = match self.inner.client.get_user_info(code).await {
             Ok(user) => user,
@@ -138,6 +148,7 @@ impl DingTalkLogin {
                 return Err(e);
             }
         };
+        metrics::login_userid(&user.userid);
         // After the exchange the code is spent at DingTalk: an enrichment failure keeps the claim.
         let ext = match &self.inner.enrich {
             Some(hook) => hook.run(&user).await?,
