@@ -282,9 +282,11 @@ impl AppEnv {
         let metrics_bind = match get("METRICS_BIND") {
             None => None,
             Some(_) if !cfg!(feature = "metrics") => {
-                return Err("METRICS_BIND is set but this build has no `metrics` feature: \
+                return Err(
+                    "METRICS_BIND is set but this build has no `metrics` feature: \
                      rebuild with --features metrics"
-                    .into())
+                        .into(),
+                )
             }
             Some(b) => Some(b.parse().map_err(|e| {
                 format!("METRICS_BIND {b:?} is not an address like 127.0.0.1:9100: {e}")
@@ -592,7 +594,10 @@ pub fn init_tracing() {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init(),
     };
-    if !matches!(format.trim().to_ascii_lowercase().as_str(), "" | "json" | "text") {
+    if !matches!(
+        format.trim().to_ascii_lowercase().as_str(),
+        "" | "json" | "text"
+    ) {
         tracing::warn!(LOG_FORMAT = %format, "unknown LOG_FORMAT (json or text); logging text");
     }
 }

@@ -125,7 +125,10 @@ impl Transport {
             request_id = tracing::field::Empty,
         );
         let timer = metrics::Timer::start();
-        let result = self.attempt(api, build, judge).instrument(span.clone()).await;
+        let result = self
+            .attempt(api, build, judge)
+            .instrument(span.clone())
+            .await;
         let outcome = outcome(&result);
         metrics::upstream(api, outcome, timer);
         span.record("outcome", outcome);

@@ -11,9 +11,9 @@ use rand::Rng;
 use serde_json::Map;
 
 use crate::clock::Clock;
-use crate::metrics;
 use crate::dingtalk::DingTalkUser;
 use crate::error::{ConfigError, Error, SessionRejection};
+use crate::metrics;
 use crate::session::verifier::{self, PreparedKey, VerifiedCache};
 use crate::session::{Claims, SigningKey, VerifyingKey};
 use crate::store::Revocation;

@@ -329,7 +329,11 @@ fn code_from_body(head: &impl RequestHead, body: &[u8]) -> Result<AuthCode, Erro
 
 /// The redirect login: its attempt counted and spanned like a POST's, and the state cookie
 /// cleared whatever the outcome after the state check.
-async fn redirect_login(login: &DingTalkLogin, routes: &LoginRoutes, head: &impl RequestHead) -> Reply {
+async fn redirect_login(
+    login: &DingTalkLogin,
+    routes: &LoginRoutes,
+    head: &impl RequestHead,
+) -> Reply {
     let clear_state = || cookies::clear_state(login.cookie_settings(), cookies::STATE_COOKIE);
     match metrics::observe_login("code", redirect_exchange(login, routes, head)).await {
         Ok(session) => logged_in(login, session).with_cookie(clear_state()),
