@@ -32,3 +32,103 @@ async fn start(vars: Vec<(String, String)>) -> App {
 }
 
 metrics_tests!(start);
+
+/// The spans as the example apps log them with `LOG_FORMAT=json`: one `dingtalk.login` per
+/// attempt with its method and userid, one `dingtalk.upstream` per HTTP attempt with the api,
+/// DingTalk's request_id and the errcode; never the secret, a token or a code.
+///
+/// The subscriber is set for this thread only; the test runtime is single-threaded, so the
+/// app's tasks log here too.
+#[tokio::test]
+async fn traces_carry_method_userid_api_request_id_and_no_secret() {
+    use std::sync::{Arc, Mutex};
+
+    use dingtalk_login::testing::{Endpoint, Failure};
+    use serde_json::Value;
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::fmt::format::FmtSpan;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_span_events(FmtSpan::CLOSE)
+                .with_writer(move || writer.clone()),
+        )
+        .with(Targets::new().with_target("dingtalk_login", tracing::Level::TRACE));
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let _serial = support_metrics::SERIAL.lock().await;
+    let fake = support_metrics::fake().await;
+    let mut vars = support_metrics::env(&fake, &[]);
+    vars.retain(|(k, _)| k != "METRICS_BIND");
+    let app = start(vars).await;
+    fake.fail_next(Endpoint::GetUserInfo, 1, Failure::Busy);
+    let code = fake.mint_code("metrics-staff");
+    let res = reqwest::Client::new()
+        .post(format!("{}/auth/dingtalk", app.base))
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let token = res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let closed = |name: &str| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|l| l["fields"]["message"] == "close" && l["span"]["name"] == name)
+            .map(|l| l["span"].clone())
+            .collect()
+    };
+    let logins = closed("dingtalk.login");
+    assert_eq!(logins.len(), 1, "{text}");
+    assert_eq!(logins[0]["method"], "code");
+    assert_eq!(logins[0]["userid"], "metrics-staff");
+    assert_eq!(logins[0]["outcome"], "ok");
+    let exchanges: Vec<Value> = closed("dingtalk.upstream")
+        .into_iter()
+        .filter(|s| s["api"] == "getuserinfo")
+        .collect();
+    assert_eq!(exchanges.len(), 2, "one span per attempt: {text}");
+    assert_eq!(exchanges[0]["outcome"], "busy");
+    assert_eq!(exchanges[0]["errcode"], -1);
+    assert_eq!(exchanges[1]["outcome"], "ok");
+    for span in &exchanges {
+        assert!(
+            span["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+            "{span}"
+        );
+    }
+    let access_token = fake.current_token().unwrap();
+    for secret in [
+        fake.app_secret(),
+        access_token.as_str(),
+        code.as_str(),
+        token.as_str(),
+    ] {
+        assert!(!text.contains(secret), "the logs show {secret:?}:\n{text}");
+    }
+}
