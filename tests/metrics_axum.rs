@@ -7,12 +7,21 @@ mod support_metrics;
 #[path = "../examples/axum_app.rs"]
 mod axum_app;
 
+use std::sync::{Arc, Mutex, OnceLock};
+
 use axum_app::AppEnv;
+use dingtalk_login::testing::{Endpoint, Failure};
+use serde_json::Value;
 use support_metrics::App;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::layer::SubscriberExt;
 
 /// Starts the example's router from `vars` on `127.0.0.1:0`, with its metrics listener when
 /// `METRICS_BIND` is set, as its `main` does.
 async fn start(vars: Vec<(String, String)>) -> App {
+    // Before anything logs: see `logs`.
+    logs();
     let mut env =
         AppEnv::from_vars(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
             .expect("a valid contract environment");
@@ -33,46 +42,48 @@ async fn start(vars: Vec<(String, String)>) -> App {
 
 metrics_tests!(start);
 
+/// What the crate logged, as the example apps log it with `LOG_FORMAT=json` (spans on close).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The binary's one subscriber, installed globally before the first app starts: a
+/// thread-scoped one can miss events when another test's thread registers a callsite at the
+/// same moment (tracing caches each callsite's interest).
+fn logs() -> &'static Logs {
+    static LOGS: OnceLock<Logs> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_span_events(FmtSpan::CLOSE)
+                    .with_writer(move || writer.clone()),
+            )
+            .with(Targets::new().with_target("dingtalk_login", tracing::Level::TRACE));
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        logs
+    })
+}
+
 /// The spans as the example apps log them with `LOG_FORMAT=json`: one `dingtalk.login` per
 /// attempt with its method and userid, one `dingtalk.upstream` per HTTP attempt with the api,
 /// DingTalk's request_id and the errcode; never the secret, a token or a code.
-///
-/// The subscriber is set for this thread only; the test runtime is single-threaded, so the
-/// app's tasks log here too.
 #[tokio::test]
 async fn traces_carry_method_userid_api_request_id_and_no_secret() {
-    use std::sync::{Arc, Mutex};
-
-    use dingtalk_login::testing::{Endpoint, Failure};
-    use serde_json::Value;
-    use tracing_subscriber::filter::Targets;
-    use tracing_subscriber::fmt::format::FmtSpan;
-    use tracing_subscriber::layer::SubscriberExt;
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_span_events(FmtSpan::CLOSE)
-                .with_writer(move || writer.clone()),
-        )
-        .with(Targets::new().with_target("dingtalk_login", tracing::Level::TRACE));
-    let _guard = tracing::subscriber::set_default(subscriber);
-
     let _serial = support_metrics::SERIAL.lock().await;
+    logs().0.lock().unwrap().clear();
     let fake = support_metrics::fake().await;
     let mut vars = support_metrics::env(&fake, &[]);
     vars.retain(|(k, _)| k != "METRICS_BIND");
@@ -91,7 +102,7 @@ async fn traces_carry_method_userid_api_request_id_and_no_secret() {
         .unwrap()
         .to_owned();
 
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = String::from_utf8(logs().0.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
