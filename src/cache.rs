@@ -31,11 +31,28 @@ pub(crate) const FAILURE_MEMORY: Duration = Duration::from_secs(1);
 pub(crate) struct Expiring<T> {
     pub(crate) value: T,
     pub(crate) lifetime: Duration,
+    /// Whether one caller refreshes it ahead of its expiry ([`refresh_margin`]).
+    pub(crate) refresh_ahead: bool,
 }
 
 impl<T> Expiring<T> {
     pub(crate) fn new(value: T, lifetime: Duration) -> Self {
-        Self { value, lifetime }
+        Self {
+            value,
+            lifetime,
+            refresh_ahead: true,
+        }
+    }
+
+    /// A value fetched again only once it has expired, never ahead: for a short-lived copy
+    /// whose whole point is to bound how often the upstream is asked (the admin list, at most
+    /// once per `lifetime`).
+    pub(crate) fn without_refresh_ahead(value: T, lifetime: Duration) -> Self {
+        Self {
+            value,
+            lifetime,
+            refresh_ahead: false,
+        }
     }
 }
 
@@ -153,11 +170,20 @@ impl<T: Clone> ExpiringCache<T> {
         let outcome = fetch().await;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         match outcome {
-            Ok(Expiring { value, lifetime }) => {
+            Ok(Expiring {
+                value,
+                lifetime,
+                refresh_ahead,
+            }) => {
                 let now = self.clock.now();
+                let margin = if refresh_ahead {
+                    refresh_margin(lifetime)
+                } else {
+                    Duration::ZERO
+                };
                 state.slot = Some(Slot {
                     value: value.clone(),
-                    refresh_at: now + lifetime.saturating_sub(refresh_margin(lifetime)),
+                    refresh_at: now + lifetime.saturating_sub(margin),
                     expires_at: now + lifetime,
                 });
                 state.failure = None;
@@ -250,6 +276,23 @@ mod tests {
         );
         clock.advance(Duration::from_secs(100));
         assert_eq!(cache.get_or_fetch(v(3)).await.unwrap(), 3, "in the margin");
+    }
+
+    #[tokio::test]
+    async fn without_refresh_ahead_the_value_is_kept_until_it_expires() {
+        let clock = ManualClock::starting_now();
+        let cache = cache(&clock);
+        let life = Duration::from_secs(60);
+        let v = |n| move || async move { Ok(Expiring::without_refresh_ahead(n, life)) };
+        assert_eq!(cache.get_or_fetch(v(1)).await.unwrap(), 1);
+        clock.advance(Duration::from_secs(59));
+        assert_eq!(
+            cache.get_or_fetch(v(2)).await.unwrap(),
+            1,
+            "not refreshed ahead"
+        );
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(cache.get_or_fetch(v(3)).await.unwrap(), 3, "expired");
     }
 
     #[tokio::test]

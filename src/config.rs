@@ -176,8 +176,9 @@ impl ConfigBuilder {
         self
     }
 
-    /// Also accepts sessions signed with this key (a retired key during a rotation; give it a
-    /// `kid` matching the tokens it signed).
+    /// Also accepts sessions signed with this key (a retired key during a rotation). A token
+    /// with a `kid` is checked against the key of that `kid` only; a token without one against
+    /// every key of its algorithm. Two keys with the same `kid` are refused at `build()`.
     pub fn verification_key(mut self, key: VerifyingKey) -> Self {
         self.verification_keys.push(key);
         self
@@ -509,7 +510,8 @@ impl ConfigBuilder {
             revocation,
             cache_capacity: self.session_cache_capacity,
         })?;
-        let client = DingTalkClient::new(transport.clone(), &oapi, &api, tokens);
+        let client =
+            DingTalkClient::new(transport.clone(), &oapi, &api, tokens, self.clock.clone());
         let tickets = TicketFetcher::new(client.clone(), self.token_api);
         let tickets: Arc<dyn TokenSource> = match self.jsapi_ticket_cache {
             Some(wrap) => wrap(Box::new(tickets)),

@@ -85,7 +85,7 @@ impl<E: Enricher + ?Sized> Enricher for Arc<E> {
 /// });
 /// # let _ = enricher;
 /// ```
-pub fn from_fn<F, Fut>(f: F) -> FnEnricher<F>
+pub fn from_fn<F, Fut>(f: F) -> impl Enricher
 where
     F: Fn(DingTalkUser) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Map<String, Value>, Error>> + Send + 'static,
@@ -95,7 +95,7 @@ where
 
 /// The [`Enricher`] [`from_fn`] makes.
 #[derive(Clone)]
-pub struct FnEnricher<F>(F);
+struct FnEnricher<F>(F);
 
 impl<F> fmt::Debug for FnEnricher<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -243,7 +243,7 @@ impl EnrichHook {
             Err(e) if self.required => Err(e),
             Err(e) => {
                 tracing::warn!(
-                    userid = %user.userid,
+                    userid = %user.userid.escape_debug(),
                     error = %e,
                     "login enrichment failed; the session carries no extension claims"
                 );

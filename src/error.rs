@@ -61,7 +61,8 @@ impl fmt::Display for UpstreamDetail {
         if let Some(c) = self.errcode {
             write!(f, " errcode={c}")?;
         }
-        // Upstream strings are escaped, so an answer cannot forge a log line.
+        // Upstream strings are escaped: a newline or a terminal escape sent by the upstream
+        // (or a proxy in between) must not forge or recolour a log line.
         if let Some(c) = &self.sub_code {
             write!(f, " sub_code={}", c.escape_debug())?;
         }

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::jsapi::Jsapi;
 use crate::metrics;
 use crate::session::{Claims, CookieSettings, SessionCodec};
-use crate::store::ReplayGuard;
+use crate::store::{CodeClaim, ReplayGuard};
 
 /// The login service: holds the DingTalk client, the session codec and the stores. Cheap to
 /// clone (an `Arc`).
@@ -64,7 +64,16 @@ impl fmt::Debug for DingTalkLogin {
 }
 
 /// A successful login: the session token and who logged in.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows who logged in, never the token:
+///
+/// ```
+/// # fn show(login: &dingtalk_login::Login) {
+/// // Safe to log: `token: "<redacted>"`.
+/// tracing::info!(?login, "logged in");
+/// # }
+/// ```
+#[derive(Clone)]
 pub struct Login {
     /// The signed session (a JWT): send it as `Authorization: Bearer ..` or keep the cookie.
     pub token: String,
@@ -74,6 +83,18 @@ pub struct Login {
     pub claims: Claims,
     /// What DingTalk said about the user.
     pub user: DingTalkUser,
+}
+
+// The token is a bearer credential: a `{:?}` in a log line must not hand it out.
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Login")
+            .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("claims", &self.claims)
+            .field("user", &self.user)
+            .finish()
+    }
 }
 
 impl Login {
@@ -127,7 +148,9 @@ impl DingTalkLogin {
     /// [`Error::CodeReplayed`] with no upstream call), then exchanged with `getuserinfo`, then
     /// a session is signed, with the extension claims of the enricher if one is configured
     /// ([`crate::enrich`]). The claim is kept when DingTalk refused the code or accepted it,
-    /// and released after any other failure so the same code can be tried again.
+    /// and released after any other failure so the same code can be tried again — also when
+    /// this future is dropped during the exchange (a client that disconnected), so every
+    /// framework behaves alike.
     ///
     /// With the `metrics` feature each call counts as one `dingtalk_login_logins_total`
     /// `{method="code"}`; it runs inside a `dingtalk.login` span either way.
@@ -138,16 +161,24 @@ impl DingTalkLogin {
     /// [`login`](Self::login) without its span and count: for the login routes, which count
     /// the attempt themselves, refusals before the exchange included.
     pub(crate) async fn exchange(&self, code: &AuthCode) -> Result<Login, Error> {
-        let claim = self.inner.replay.claim(code).await?;
+        let claim = ClaimGuard {
+            replay: &self.inner.replay,
+            claim: Some(self.inner.replay.claim(code).await?),
+        };
+        // If this future is dropped here (a client that disconnects makes axum drop it), the
+        // guard releases the claim: the exchange did not finish, like any other failure.
         let user = match self.inner.client.get_user_info(code).await {
             Ok(user) => user,
             Err(e) => {
-                if !matches!(e, Error::CodeRejected(_)) {
-                    self.inner.replay.release(claim).await;
+                if matches!(e, Error::CodeRejected(_)) {
+                    claim.keep();
+                } else {
+                    claim.release().await;
                 }
                 return Err(e);
             }
         };
+        claim.keep();
         metrics::login_userid(&user.userid);
         // After the exchange the code is spent at DingTalk: an enrichment failure keeps the claim.
         let ext = match &self.inner.enrich {
@@ -155,7 +186,7 @@ impl DingTalkLogin {
             None => Map::new(),
         };
         let (token, claims) = self.inner.sessions.issue(&user, ext)?;
-        tracing::info!(userid = %user.userid, sys_level = %user.sys_level, "dingtalk login");
+        tracing::info!(userid = %user.userid.escape_debug(), sys_level = %user.sys_level, "dingtalk login");
         Ok(Login {
             token,
             expires_at: claims.exp,
@@ -178,6 +209,21 @@ impl DingTalkLogin {
             .revocation()
             .revoke(&claims.jti, claims.exp)
             .await
+    }
+
+    /// The user's current admin level and name, asked of DingTalk now: `listadmin` (cached at
+    /// most 60 s, one call in flight), then `user/get`. See
+    /// [`DingTalkClient::lookup_user`](crate::dingtalk::DingTalkClient).
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] when DingTalk no longer knows the user (60121); the upstream
+    /// errors (502/503/504) when a call fails, never a silent level 0.
+    #[allow(dead_code)] // Used by the session refresh and the browser login.
+    pub(crate) async fn lookup_user(
+        &self,
+        userid: &str,
+    ) -> Result<crate::dingtalk::lookup::LiveUser, Error> {
+        self.inner.client.lookup_user(userid).await
     }
 
     /// The DingTalk client (for `getbymobile` and other OAPI calls).
@@ -207,5 +253,43 @@ impl DingTalkLogin {
 
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner.transport
+    }
+}
+
+/// A claim that is released unless [`keep`](Self::keep) is called: when the login fails
+/// without DingTalk refusing the code, or when the login future is dropped mid-exchange.
+struct ClaimGuard<'a> {
+    replay: &'a Arc<dyn ReplayGuard>,
+    claim: Option<CodeClaim>,
+}
+
+impl ClaimGuard<'_> {
+    /// The code is spent (or refused) at DingTalk: the claim stays until it expires.
+    fn keep(mut self) {
+        self.claim = None;
+    }
+
+    /// Releases the claim and waits for the store to answer.
+    async fn release(mut self) {
+        if let Some(claim) = self.claim.take() {
+            self.replay.release(claim).await;
+        }
+    }
+}
+
+impl Drop for ClaimGuard<'_> {
+    fn drop(&mut self) {
+        let Some(claim) = self.claim.take() else {
+            return;
+        };
+        // Dropped mid-exchange: release without waiting. A store whose release needs I/O
+        // (Redis) finishes it on the runtime; the in-memory guard releases at the call.
+        let release = self.replay.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { release.release(claim).await });
+            }
+            Err(_) => drop(release.release(claim)),
+        }
     }
 }

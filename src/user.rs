@@ -11,8 +11,7 @@ use crate::session::Claims;
 
 /// The claims of a valid session. Dereferences to [`Claims`].
 ///
-/// As an extractor (`dingtalk_login::CurrentUser`, `dingtalk_login::actix::CurrentUser`)
-/// it answers 401 `unauthenticated` without a valid session.
+/// As an extractor (axum and actix-web alike) it answers 401 `unauthenticated` without a valid session.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod common;
+mod support;
 
 #[path = "../examples/actix_app.rs"]
 mod actix_app;
@@ -56,4 +57,5 @@ async fn start(vars: Vec<(String, String)>) -> String {
 contract_tests!(start);
 hardening_contract_tests!(start);
 harden_contract_tests!(start);
+harden2_contract_tests!(start);
 jsapi_contract_tests!(start);

@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod common;
+mod support;
 
 #[path = "../examples/axum_app.rs"]
 mod axum_app;
@@ -24,6 +25,7 @@ async fn start(vars: Vec<(String, String)>) -> String {
 contract_tests!(start);
 hardening_contract_tests!(start);
 harden_contract_tests!(start);
+harden2_contract_tests!(start);
 jsapi_contract_tests!(start);
 
 /// Config errors name the variable (the binary prints them and exits non-zero).

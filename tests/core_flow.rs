@@ -1,49 +1,17 @@
 //! The core login flow over real loopback sockets against the crate's fake DingTalk.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dingtalk_login::clock::ManualClock;
 use dingtalk_login::dingtalk::RetryPolicy;
 use dingtalk_login::guard::SysLevel;
-use dingtalk_login::testing::{Endpoint, Failure, FakeDingTalk, FakeUser, Quirks};
-use dingtalk_login::AuthCode;
-use dingtalk_login::ConfigBuilder;
+use dingtalk_login::testing::{Endpoint, Failure, FakeDingTalk, Quirks};
 use dingtalk_login::Unavailable;
-use dingtalk_login::{DingTalkLogin, Error};
-
-const KEY: &str = "0123456789abcdef0123456789abcdef";
-
-fn users() -> Vec<FakeUser> {
-    vec![
-        FakeUser::new("boss", "Boss").super_admin(),
-        FakeUser::new("sub", "Sub").sub_admin(),
-        FakeUser::new("emp", "Employee").mobile("13800138000"),
-        FakeUser::new("ghost", "No Union").without_unionid(),
-    ]
-}
-
-async fn fake() -> FakeDingTalk {
-    users()
-        .into_iter()
-        .fold(FakeDingTalk::builder(), |b, u| b.user(u))
-        .start()
-        .await
-}
-
-fn builder(fake: &FakeDingTalk) -> ConfigBuilder {
-    DingTalkLogin::builder()
-        .app_key(fake.app_key())
-        .app_secret(fake.app_secret())
-        .oapi_url(fake.url())
-        .session_secret(KEY)
-        .upstream_timeout(Duration::from_secs(2))
-        .retry_policy(RetryPolicy::default().initial_backoff(Duration::from_millis(10)))
-}
-
-fn code(fake: &FakeDingTalk, userid: &str) -> AuthCode {
-    AuthCode::parse(&fake.mint_code(userid)).unwrap()
-}
+use dingtalk_login::{AuthCode, ConfigBuilder, DingTalkLogin, Error};
+use support::{builder, code, fake, users, SESSION_SECRET as KEY};
 
 #[tokio::test]
 async fn happy_path_issues_a_session_for_the_user() {
@@ -70,7 +38,7 @@ async fn happy_path_issues_a_session_for_the_user() {
 async fn a_user_without_unionid_keeps_the_key_as_null() {
     let fake = fake().await;
     let login = builder(&fake).build().unwrap();
-    let session = login.login(&code(&fake, "ghost")).await.unwrap();
+    let session = login.login(&code(&fake, "nounion")).await.unwrap();
     assert_eq!(
         session.to_json()["user"]["unionid"],
         serde_json::Value::Null
@@ -85,7 +53,7 @@ async fn a_user_without_unionid_keeps_the_key_as_null() {
 async fn a_replayed_code_is_refused_without_an_upstream_call() {
     let fake = fake().await;
     let login = builder(&fake).build().unwrap();
-    let c = code(&fake, "emp");
+    let c = code(&fake, "staff");
     login.login(&c).await.unwrap();
     let calls = fake.total_calls();
     let err = login.login(&c).await.unwrap_err();
@@ -124,7 +92,7 @@ async fn a_thousand_concurrent_cold_logins_fetch_one_token() {
         .build()
         .unwrap();
     let codes: Vec<AuthCode> = (0..1000)
-        .map(|i| code(&fake, ["boss", "sub", "emp"][i % 3]))
+        .map(|i| code(&fake, ["admin", "sub", "staff"][i % 3]))
         .collect();
     let tasks: Vec<_> = codes
         .into_iter()
@@ -144,9 +112,9 @@ async fn a_thousand_concurrent_cold_logins_fetch_one_token() {
 async fn an_expired_token_is_refetched_and_the_call_retried_once() {
     let fake = fake().await;
     let login = builder(&fake).build().unwrap();
-    login.login(&code(&fake, "emp")).await.unwrap();
+    login.login(&code(&fake, "staff")).await.unwrap();
     fake.expire_token();
-    login.login(&code(&fake, "emp")).await.unwrap();
+    login.login(&code(&fake, "staff")).await.unwrap();
     assert_eq!(fake.calls(Endpoint::GetToken), 2);
     assert_eq!(
         fake.calls(Endpoint::GetUserInfo),
@@ -155,7 +123,7 @@ async fn an_expired_token_is_refetched_and_the_call_retried_once() {
     );
 
     fake.invalidate_token();
-    login.login(&code(&fake, "emp")).await.unwrap();
+    login.login(&code(&fake, "staff")).await.unwrap();
     assert_eq!(fake.calls(Endpoint::GetToken), 3);
 }
 
@@ -167,7 +135,7 @@ async fn a_stale_failure_does_not_discard_a_refreshed_token() {
     let stale = tokens.token().await.unwrap();
     fake.expire_token();
     // Another caller meets the expired token, drops it and refetches.
-    login.login(&code(&fake, "emp")).await.unwrap();
+    login.login(&code(&fake, "staff")).await.unwrap();
     assert_eq!(fake.calls(Endpoint::GetToken), 2);
     // The first caller's late report about the old token must not drop the new one.
     tokens.invalidate(&stale).await;
@@ -188,13 +156,13 @@ async fn the_token_is_refreshed_ahead_of_expiry() {
         .start()
         .await;
     let login = builder(&fake).clock(clock.clone()).build().unwrap();
-    login.login(&code(&fake, "emp")).await.unwrap();
+    login.login(&code(&fake, "staff")).await.unwrap();
     clock.advance(Duration::from_secs(3600));
-    login.login(&code(&fake, "emp")).await.unwrap();
+    login.login(&code(&fake, "staff")).await.unwrap();
     assert_eq!(fake.calls(Endpoint::GetToken), 1, "mid-life: cached");
     // Inside the last five minutes (minus jitter) of the 7200 s life: refreshed ahead.
     clock.advance(Duration::from_secs(3600 - 200));
-    login.login(&code(&fake, "emp")).await.unwrap();
+    login.login(&code(&fake, "staff")).await.unwrap();
     assert_eq!(fake.calls(Endpoint::GetToken), 2);
 }
 
@@ -203,11 +171,11 @@ async fn busy_once_then_success() {
     let fake = fake().await;
     let login = builder(&fake).build().unwrap();
     fake.fail_next(Endpoint::GetUserInfo, 1, Failure::Busy);
-    login.login(&code(&fake, "emp")).await.unwrap();
+    login.login(&code(&fake, "staff")).await.unwrap();
     assert_eq!(fake.calls(Endpoint::GetUserInfo), 2);
 
     fake.fail_next(Endpoint::GetUserInfo, 1, Failure::ServerError);
-    login.login(&code(&fake, "emp")).await.unwrap();
+    login.login(&code(&fake, "staff")).await.unwrap();
     assert_eq!(fake.calls(Endpoint::GetUserInfo), 4);
 }
 
@@ -219,7 +187,7 @@ async fn busy_always_is_unavailable_within_the_time_bound_and_the_code_stays_usa
         .retry_policy(RetryPolicy::default())
         .build()
         .unwrap();
-    let c = code(&fake, "emp");
+    let c = code(&fake, "staff");
     fake.fail_next(Endpoint::GetUserInfo, usize::MAX, Failure::Busy);
     let started = Instant::now();
     let err = login.login(&c).await.unwrap_err();
@@ -252,7 +220,7 @@ async fn server_errors_always_are_unavailable() {
     let fake = fake().await;
     let login = builder(&fake).build().unwrap();
     fake.fail_next(Endpoint::GetUserInfo, usize::MAX, Failure::ServerError);
-    let err = login.login(&code(&fake, "emp")).await.unwrap_err();
+    let err = login.login(&code(&fake, "staff")).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -270,7 +238,7 @@ async fn server_errors_always_are_unavailable() {
 async fn rate_limited_carries_retry_after_and_is_not_retried() {
     let fake = fake().await;
     let login = builder(&fake).build().unwrap();
-    let c = code(&fake, "emp");
+    let c = code(&fake, "staff");
     fake.fail_next(
         Endpoint::GetUserInfo,
         usize::MAX,
@@ -312,7 +280,7 @@ async fn a_hang_is_a_timeout_after_about_the_configured_time_and_not_retried() {
         Failure::Delay(Duration::from_secs(30)),
     );
     let started = Instant::now();
-    let err = login.login(&code(&fake, "emp")).await.unwrap_err();
+    let err = login.login(&code(&fake, "staff")).await.unwrap_err();
     assert_eq!(err.code(), "upstream_timeout");
     assert_eq!(err.status().as_u16(), 504);
     assert!(
@@ -332,7 +300,7 @@ async fn a_dropped_connection_is_unavailable_and_releases_the_claim() {
     let fake = fake().await;
     let login = builder(&fake).build().unwrap();
     login.client().tokens().token().await.unwrap();
-    let c = code(&fake, "emp");
+    let c = code(&fake, "staff");
     fake.fail_next(Endpoint::GetUserInfo, 1, Failure::DropConnection);
     let err = login.login(&c).await.unwrap_err();
     assert!(
@@ -383,7 +351,7 @@ async fn connection_refused_is_unavailable() {
 async fn a_wrong_app_secret_is_an_upstream_error_that_names_no_secret() {
     let fake = fake().await;
     let login = builder(&fake).app_secret("wrong-secret").build().unwrap();
-    let err = login.login(&code(&fake, "emp")).await.unwrap_err();
+    let err = login.login(&code(&fake, "staff")).await.unwrap_err();
     assert_eq!(err.code(), "upstream_error");
     assert_eq!(err.status().as_u16(), 502);
     assert_eq!(err.upstream().unwrap().errcode, Some(40089));
@@ -398,7 +366,7 @@ async fn errors_never_show_the_access_token() {
     let login = builder(&fake).build().unwrap();
     let token = login.client().tokens().token().await.unwrap();
     fake.fail_next(Endpoint::GetUserInfo, usize::MAX, Failure::DropConnection);
-    let err = login.login(&code(&fake, "emp")).await.unwrap_err();
+    let err = login.login(&code(&fake, "staff")).await.unwrap_err();
     let shown = format!("{err} {err:?} {}", err.body());
     assert!(!shown.contains(token.expose()), "{shown}");
     assert!(!format!("{login:?}").contains(token.expose()));
@@ -434,14 +402,14 @@ async fn quirky_encodings_are_parsed() {
         lists_as_strings: true,
     });
     let login = builder(&fake).build().unwrap();
-    let session = login.login(&code(&fake, "boss")).await.unwrap();
+    let session = login.login(&code(&fake, "admin")).await.unwrap();
     assert_eq!(session.user.sys_level, SysLevel::SuperAdmin);
     let found = login
         .client()
-        .get_by_mobile("13800138000", true)
+        .get_by_mobile(support::STAFF_MOBILE, true)
         .await
         .unwrap();
-    assert_eq!(found.userid.as_deref(), Some("emp"));
+    assert_eq!(found.userid.as_deref(), Some("staff"));
 }
 
 #[tokio::test]
@@ -450,10 +418,10 @@ async fn getbymobile_maps_its_errcodes() {
     let login = builder(&fake).build().unwrap();
     let found = login
         .client()
-        .get_by_mobile("13800138000", false)
+        .get_by_mobile(support::STAFF_MOBILE, false)
         .await
         .unwrap();
-    assert_eq!(found.userid.as_deref(), Some("emp"));
+    assert_eq!(found.userid.as_deref(), Some("staff"));
 
     let err = login
         .client()
@@ -474,7 +442,7 @@ async fn getbymobile_maps_its_errcodes() {
     fake.fail_next(Endpoint::GetByMobile, 1, Failure::Errcode(40104));
     let err = login
         .client()
-        .get_by_mobile("13800138000", false)
+        .get_by_mobile(support::STAFF_MOBILE, false)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "invalid_mobile");
@@ -491,4 +459,92 @@ fn config_refuses_bad_settings() {
     assert!(msg(DingTalkLogin::builder().session_secret(KEY)).contains("app_key"));
     assert!(base().session_secret(KEY).international().build().is_ok());
     let _ = Arc::new(base().session_secret(KEY).build().unwrap());
+}
+
+/// `Debug` of everything a login hands around — the login, the code, the service, the fake,
+/// the errors — holds no session token, code, access token or app secret.
+#[tokio::test]
+async fn debug_output_holds_no_token_code_or_secret() {
+    let fake = fake().await;
+    let login = builder(&fake).build().unwrap();
+    let raw_code = fake.mint_code("sub");
+    let code = AuthCode::parse(&raw_code).unwrap();
+    let session = login.login(&code).await.unwrap();
+    let replayed = login.login(&code).await.unwrap_err();
+    let unused = fake.mint_code("staff");
+    let access_token = fake.current_token().expect("a token was fetched");
+
+    let shown = format!(
+        "{session:?} {session:#?} {code:?} {login:?} {fake:?} {replayed:?} {:?}",
+        AuthCode::parse(&unused).unwrap()
+    );
+    for secret in [
+        session.token.as_str(),
+        raw_code.as_str(),
+        unused.as_str(),
+        access_token.as_str(),
+        fake.app_secret(),
+        KEY,
+    ] {
+        assert!(!shown.contains(secret), "{secret:?} in {shown}");
+    }
+    // What may be shown still is.
+    assert!(shown.contains("sub"), "{shown}");
+}
+
+/// Upstream strings (`sub_code`, `request_id`, `errmsg`) reach the log escaped: a newline or a
+/// terminal escape in DingTalk's answer cannot start a forged log line.
+#[tokio::test]
+async fn upstream_strings_are_escaped_in_logs() {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let fake = fake().await;
+    let login = builder(&fake).build().unwrap();
+    // A refused token is logged with the upstream's detail, then refetched once.
+    fake.fail_next(
+        Endpoint::GetUserInfo,
+        1,
+        Failure::Json(serde_json::json!({
+            "errcode": 40014,
+            "errmsg": "bad token\nERROR FORGED errmsg",
+            "sub_code": "x\nERROR FORGED sub_code",
+            "request_id": "r\u{1b}[2K\rERROR FORGED request_id",
+        })),
+    );
+    login.login(&code(&fake, "sub")).await.unwrap();
+
+    let out = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        out.contains("FORGED sub_code"),
+        "the detail is logged: {out}"
+    );
+    assert!(!out.contains('\u{1b}'), "a raw terminal escape: {out}");
+    assert!(!out.contains('\r'), "a raw carriage return: {out}");
+    for line in out.lines().filter(|l| l.contains("FORGED")) {
+        assert!(
+            line.contains("access token refused"),
+            "a forged line: {line:?} in {out}"
+        );
+    }
 }

@@ -3,13 +3,15 @@
 //! fake DingTalk. Signatures are checked against digests computed here, independently of the
 //! crate's own signing code.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use dingtalk_login::clock::{Clock, ManualClock, SystemClock};
-use dingtalk_login::dingtalk::{AccessTokenCache, RetryPolicy, TokenFetcher};
+use dingtalk_login::dingtalk::{AccessTokenCache, TokenFetcher};
 use dingtalk_login::dingtalk::{CorpTokenFetcher, SuiteTicket};
 use dingtalk_login::employee::{EmployeeClient, EmployeeProfile, Gender};
 use dingtalk_login::enrich::{from_fn, CachedEnricher};
@@ -17,31 +19,17 @@ use dingtalk_login::testing::{
     Endpoint, Failure, FakeAccount, FakeDingTalk, FakeEmployee, FakeSuite, FakeUser, Quirks,
 };
 use dingtalk_login::top::{AccountQuery, SignMethod, TopClient};
-use dingtalk_login::AuthCode;
 use dingtalk_login::ConfigBuilder;
 use dingtalk_login::Unavailable;
 use dingtalk_login::{DingTalkLogin, Error};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
-
-const KEY: &str = "0123456789abcdef0123456789abcdef";
-
-fn fast_retries() -> RetryPolicy {
-    RetryPolicy::default()
-        .max_attempts(3)
-        .initial_backoff(Duration::from_millis(10))
-        .max_backoff(Duration::from_millis(20))
-}
+use support::{code, fast_retries};
 
 async fn fake() -> FakeDingTalk {
-    FakeDingTalk::builder()
+    support::fake_builder()
         .user(FakeUser::new("zhangsan", "张三"))
-        .user(
-            FakeUser::new("emp", "Employee")
-                .mobile("13800138000")
-                .exclusive_accounts(vec!["zxxxx".into(), "lixxxi".into()]),
-        )
         .user(FakeUser::new("nobody-knows", "Unlisted"))
         .account(FakeAccount::seed_example())
         .account(
@@ -51,23 +39,13 @@ async fn fake() -> FakeDingTalk {
                 .departments(vec![7]),
         )
         .employee(FakeEmployee::seed_example())
-        .employee(FakeEmployee::new("emp", "Employee").departments(vec![5]))
+        .employee(FakeEmployee::new("staff", "Stu Staff").departments(vec![5]))
         .start()
         .await
 }
 
 fn builder(fake: &FakeDingTalk) -> ConfigBuilder {
-    DingTalkLogin::builder()
-        .app_key(fake.app_key())
-        .app_secret(fake.app_secret())
-        .oapi_url(fake.url())
-        .session_secret(KEY)
-        .upstream_timeout(Duration::from_secs(2))
-        .retry_policy(fast_retries())
-}
-
-fn code(fake: &FakeDingTalk, userid: &str) -> AuthCode {
-    AuthCode::parse(&fake.mint_code(userid)).unwrap()
+    support::builder(fake).retry_policy(fast_retries())
 }
 
 fn top_client(fake: &FakeDingTalk, method: SignMethod) -> TopClient {
@@ -127,15 +105,15 @@ async fn getbymobile_finds_the_user_and_the_exclusive_accounts_in_either_encodin
 
     let plain = login
         .client()
-        .get_by_mobile("13800138000", false)
+        .get_by_mobile(support::STAFF_MOBILE, false)
         .await
         .unwrap();
-    assert_eq!(plain.userid.as_deref(), Some("emp"));
+    assert_eq!(plain.userid.as_deref(), Some("staff"));
     assert!(plain.exclusive_account_userid_list.is_empty());
 
     let listed = login
         .client()
-        .get_by_mobile("13800138000", true)
+        .get_by_mobile(support::STAFF_MOBILE, true)
         .await
         .unwrap();
     assert_eq!(
@@ -150,7 +128,7 @@ async fn getbymobile_finds_the_user_and_the_exclusive_accounts_in_either_encodin
     });
     let quirky = login
         .client()
-        .get_by_mobile("13800138000", true)
+        .get_by_mobile(support::STAFF_MOBILE, true)
         .await
         .unwrap();
     assert_eq!(quirky, listed);
@@ -173,7 +151,7 @@ async fn getbymobile_maps_60121_40104_and_400002() {
         fake.fail_next(Endpoint::GetByMobile, 1, Failure::Errcode(errcode));
         let err = login
             .client()
-            .get_by_mobile("13800138000", false)
+            .get_by_mobile(support::STAFF_MOBILE, false)
             .await
             .unwrap_err();
         assert_eq!(status_and_code(&err), (400, "invalid_mobile"), "{errcode}");
@@ -209,10 +187,10 @@ async fn getbymobile_shares_the_token_cache_and_the_retries() {
     fake.fail_next(Endpoint::GetByMobile, 1, Failure::Busy);
     let found = login
         .client()
-        .get_by_mobile("13800138000", false)
+        .get_by_mobile(support::STAFF_MOBILE, false)
         .await
         .unwrap();
-    assert_eq!(found.userid.as_deref(), Some("emp"));
+    assert_eq!(found.userid.as_deref(), Some("staff"));
     assert_eq!(
         fake.calls(Endpoint::GetByMobile),
         2,
@@ -227,7 +205,7 @@ async fn getbymobile_shares_the_token_cache_and_the_retries() {
     fake.invalidate_token();
     login
         .client()
-        .get_by_mobile("13800138000", false)
+        .get_by_mobile(support::STAFF_MOBILE, false)
         .await
         .unwrap();
     assert_eq!(
@@ -609,7 +587,7 @@ async fn employee_60111_is_user_not_found_though_the_error_body_carries_arrays()
     assert_eq!(err.upstream().unwrap().errcode, Some(40013));
 
     fake.fail_next(Endpoint::EmployeeGetUser, 1, Failure::Busy);
-    assert_eq!(client.get_user("emp").await.unwrap().department, vec![5]);
+    assert_eq!(client.get_user("staff").await.unwrap().department, vec![5]);
 }
 
 #[tokio::test]
@@ -688,14 +666,14 @@ async fn an_isv_app_logs_in_with_the_corp_token() {
     let login = DingTalkLogin::builder()
         .token_source(tokens)
         .oapi_url(fake.url())
-        .session_secret(KEY)
+        .session_secret(support::SESSION_SECRET)
         .build()
         .unwrap();
     let session = login.login(&code(&fake, "zhangsan")).await.unwrap();
     assert_eq!(session.user.userid, "zhangsan");
     login
         .client()
-        .get_by_mobile("13800138000", false)
+        .get_by_mobile(support::STAFF_MOBILE, false)
         .await
         .unwrap();
     assert_eq!(
@@ -901,7 +879,7 @@ async fn enrichment_adds_claims_and_is_cached_per_user() {
         "within the TTL: no extra call"
     );
 
-    login.login(&code(&fake, "emp")).await.unwrap();
+    login.login(&code(&fake, "staff")).await.unwrap();
     assert_eq!(fake.calls(Endpoint::EmployeeGetUser), 2, "cached per user");
 
     clock.advance(Duration::from_secs(601));
@@ -952,16 +930,16 @@ async fn a_failing_enricher_leaves_the_login_without_extension_claims() {
     assert!(!session.token.is_empty());
 
     fake.fail_next(Endpoint::EmployeeGetUser, usize::MAX, Failure::ServerError);
-    let session = login.login(&code(&fake, "emp")).await.unwrap();
+    let session = login.login(&code(&fake, "staff")).await.unwrap();
     assert!(session.claims.ext.is_empty());
     fake.clear_failures();
-    let session = login.login(&code(&fake, "emp")).await.unwrap();
+    let session = login.login(&code(&fake, "staff")).await.unwrap();
     assert!(
         session.claims.ext.is_empty(),
         "the failure is shared for about a second"
     );
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let session = login.login(&code(&fake, "emp")).await.unwrap();
+    let session = login.login(&code(&fake, "staff")).await.unwrap();
     assert_eq!(
         session.claims.ext["department"],
         json!([5]),

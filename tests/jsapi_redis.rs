@@ -5,7 +5,7 @@
 
 #[macro_use]
 mod common;
-mod support_redis;
+mod support;
 
 #[path = "../examples/actix_app.rs"]
 mod actix_app;
@@ -15,7 +15,7 @@ mod axum_app;
 use actix_web::{App, HttpServer};
 use common::jsapi::{assert_signed, config_ok, get_config, jsapi_env};
 use dingtalk_login::testing::{Endpoint, FakeDingTalk};
-use support_redis::RedisServer;
+use support::redis::RedisServer;
 
 fn vars(fake: &FakeDingTalk, redis_url: &str) -> Vec<(String, String)> {
     jsapi_env(fake, &[("REDIS_URL", redis_url)])

@@ -1,6 +1,7 @@
 //! The metrics of `examples/actix_app.rs` (`METRICS_BIND`), scraped after a known sequence.
 //! Its own test binary: the `metrics` recorder is process-global.
 
+mod support;
 #[macro_use]
 mod support_metrics;
 

@@ -1,7 +1,7 @@
 //! The example app with `REDIS_URL`: two instances behind one Redis share single use of a
 //! code and logouts (the in-memory stores would not).
 
-mod support_redis;
+mod support;
 
 #[path = "../examples/axum_app.rs"]
 mod axum_app;
@@ -9,19 +9,16 @@ mod axum_app;
 use std::time::{Duration, Instant};
 
 use axum_app::AppEnv;
-use dingtalk_login::testing::{FakeDingTalk, FakeUser};
+use dingtalk_login::testing::FakeDingTalk;
 use serde_json::{json, Value};
-use support_redis::RedisServer;
+use support::redis::RedisServer;
 
 async fn start(fake: &FakeDingTalk, redis_url: &str) -> String {
     let vars = [
         ("DINGTALK_APP_KEY", fake.app_key().to_owned()),
         ("DINGTALK_APP_SECRET", fake.app_secret().to_owned()),
         ("DINGTALK_OAPI_URL", fake.url()),
-        (
-            "SESSION_SECRET",
-            "redis-example-session-secret-0123456789".to_owned(),
-        ),
+        ("SESSION_SECRET", support::SESSION_SECRET.to_owned()),
         ("REDIS_URL", redis_url.to_owned()),
     ];
     let mut env = AppEnv::from_vars(|name| {
@@ -42,10 +39,7 @@ async fn start(fake: &FakeDingTalk, redis_url: &str) -> String {
 #[ignore = "needs redis-server"]
 async fn two_app_instances_share_codes_and_logouts_through_redis() {
     let redis = RedisServer::start().await;
-    let fake = FakeDingTalk::builder()
-        .user(FakeUser::new("sub", "Sam Sub").sub_admin())
-        .start()
-        .await;
+    let fake = support::fake().await;
     let a = start(&fake, &redis.url()).await;
     let b = start(&fake, &redis.url()).await;
     let http = reqwest::Client::new();

@@ -233,6 +233,96 @@ fn rotation_keeps_old_tokens_valid_by_kid() {
 }
 
 #[test]
+fn rotation_without_kid_tries_every_key_of_the_algorithm() {
+    let clock = ManualClock::starting_now();
+    const THIRD_KEY: &str = "a third key, also of 32 bytes or more";
+    let older = sign_claims(&login_with(hs(THIRD_KEY), &clock), &claims(&clock, 0)).unwrap();
+    let old = sign_claims(&login_with(hs(OTHER_KEY), &clock), &claims(&clock, 0)).unwrap();
+    let rotated = DingTalkLogin::builder()
+        .app_key("k")
+        .app_secret("s")
+        .signing_key(hs(KEY))
+        .verification_key(VerifyingKey::hs256(OTHER_KEY).unwrap())
+        .verification_key(VerifyingKey::hs256(THIRD_KEY).unwrap())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let new = sign_claims(&rotated, &claims(&clock, 0)).unwrap();
+    for token in [&new, &old, &older] {
+        assert!(rotated.verify(token).is_ok(), "a token of a configured key");
+    }
+    // A key nobody configured still verifies nothing.
+    let stranger = login_with(hs("a stranger's key of at least 32 bytes"), &clock);
+    let t = sign_claims(&stranger, &claims(&clock, 0)).unwrap();
+    assert_eq!(
+        rejection(rotated.verify(&t).unwrap_err()),
+        SessionRejection::Invalid
+    );
+    // Nor does another algorithm: an RS256 key among HS256 ones is not tried on an HS256
+    // token, and an HS256 token signed with the RSA public key (the classic confusion) fails.
+    let rsa_public = include_bytes!("keys/rsa_public.pem");
+    let mixed = DingTalkLogin::builder()
+        .app_key("k")
+        .app_secret("s")
+        .signing_key(hs(KEY))
+        .verification_key(VerifyingKey::rs256_pem(rsa_public).unwrap())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let confused = sign_claims(
+        &login_with(hs(std::str::from_utf8(rsa_public).unwrap()), &clock),
+        &claims(&clock, 0),
+    )
+    .unwrap();
+    assert!(mixed.verify(&confused).is_err());
+}
+
+#[test]
+fn duplicate_kids_are_refused_at_build() {
+    let build = |signing: SigningKey, extra: Vec<VerifyingKey>| {
+        extra
+            .into_iter()
+            .fold(
+                DingTalkLogin::builder()
+                    .app_key("k")
+                    .app_secret("s")
+                    .signing_key(signing),
+                |b, key| b.verification_key(key),
+            )
+            .build()
+    };
+    let err = build(
+        hs(KEY).with_kid("2026"),
+        vec![VerifyingKey::hs256(OTHER_KEY).unwrap().with_kid("2026")],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("2026"), "{err}");
+    let err = build(
+        hs(KEY).with_kid("2026"),
+        vec![
+            VerifyingKey::hs256(OTHER_KEY).unwrap().with_kid("2025"),
+            VerifyingKey::hs256(KEY).unwrap().with_kid("2025"),
+        ],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("2025"), "{err}");
+    // Distinct kids, and several keys without one, are fine.
+    assert!(build(
+        hs(KEY).with_kid("2026"),
+        vec![VerifyingKey::hs256(OTHER_KEY).unwrap().with_kid("2025")],
+    )
+    .is_ok());
+    assert!(build(
+        hs(KEY),
+        vec![
+            VerifyingKey::hs256(OTHER_KEY).unwrap(),
+            VerifyingKey::hs256(OTHER_KEY).unwrap(),
+        ],
+    )
+    .is_ok());
+}
+
+#[test]
 fn asymmetric_algorithms_round_trip() {
     let clock = ManualClock::starting_now();
     let keys = [

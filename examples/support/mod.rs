@@ -342,12 +342,10 @@ impl AppEnv {
     pub async fn connect_redis(&mut self) -> Result<(), String> {
         #[cfg(feature = "redis")]
         if let Some(url) = &self.redis_url {
-            let stores = dingtalk_login::store::redis::RedisStores::connect(
-                url,
-                dingtalk_login::store::redis::DEFAULT_PREFIX,
-            )
-            .await
-            .map_err(|e| format!("REDIS_URL: cannot use Redis: {e}"))?;
+            // An empty prefix is the crate's default, `dingtalk-login:`.
+            let stores = dingtalk_login::store::redis::RedisStores::connect(url, "")
+                .await
+                .map_err(|e| format!("REDIS_URL: cannot use Redis: {e}"))?;
             tracing::info!("using Redis for the replay guard, revocations and the access token");
             self.redis = Some(stores);
         }

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::guard::{Policy, SysLevelPolicy};
 use crate::web;
 
-pub use crate::user::{CurrentUser, RequireAdmin, RequirePolicy, RequireSuperAdmin};
+use crate::user::{CurrentUser, RequireAdmin, RequirePolicy, RequireSuperAdmin};
 
 fn user(req: &HttpRequest, policy: Option<&SysLevelPolicy>) -> Result<CurrentUser, Error> {
     match session(req) {

@@ -17,7 +17,7 @@ use crate::web::{self, Reply};
 /// and `Access-Control-Request-Method`) is answered 204 without calling the handler; any other
 /// `OPTIONS` is authorized like every method.
 ///
-/// The checked session is kept in the request, so a [`CurrentUser`](super::CurrentUser)
+/// The checked session is kept in the request, so a [`CurrentUser`](crate::CurrentUser)
 /// behind the middleware costs no second verification.
 ///
 /// ```
@@ -34,7 +34,7 @@ use crate::web::{self, Reply};
 ///
 /// A middleware on a `Scope` runs before the scope's routing, so an unknown path inside the
 /// scope answers 401/403 rather than 404; wrap single resources, or use the
-/// [`RequireAdmin`](super::RequireAdmin) extractors, where that matters.
+/// [`RequireAdmin`](crate::RequireAdmin) extractors, where that matters.
 #[derive(Debug, Clone)]
 pub struct RequireSysLevel {
     policy: Arc<SysLevelPolicy>,

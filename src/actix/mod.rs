@@ -6,8 +6,10 @@
 //! - [`routes`] mounts the crate's routes (see [`crate::web`]) in one call and registers the
 //!   [`DingTalkLogin`] as `web::Data<DingTalkLogin>`, where the extractors and the middleware
 //!   find it;
-//! - [`CurrentUser`] (401 `unauthenticated`), [`RequireAdmin`], [`RequireSuperAdmin`] and
-//!   [`RequirePolicy`] (403 `forbidden`) are extractors; `Option<CurrentUser>` and
+//! - the root [`CurrentUser`](crate::CurrentUser) (401 `unauthenticated`),
+//!   [`RequireAdmin`](crate::RequireAdmin), [`RequireSuperAdmin`](crate::RequireSuperAdmin) and
+//!   [`RequirePolicy`](crate::RequirePolicy) (403 `forbidden`) are actix-web extractors as well
+//!   as axum ones; `Option<CurrentUser>` and
 //!   `Result<CurrentUser, dingtalk_login::Error>` work too;
 //! - [`RequireSysLevel`] is the same guard as a middleware;
 //! - [`Error`] implements [`ResponseError`] through the crate's one error mapping.
@@ -61,7 +63,6 @@ use crate::login::DingTalkLogin;
 use crate::session::Claims;
 use crate::web::{session_token, Reply, RequestHead, SessionOutcome};
 
-pub use extract::{CurrentUser, RequireAdmin, RequirePolicy, RequireSuperAdmin};
 pub use middleware::{RequireSysLevel, RequireSysLevelMiddleware};
 pub use routes::routes;
 

@@ -13,7 +13,7 @@ use crate::web::{self as core, LoginRoutes, Route, MAX_BODY_BYTES};
 
 /// Mounts the crate's routes (see [`crate::web`]; paths and allowed origins from
 /// [`LoginRoutes`]) on an `App` or `Scope`, and registers `login` as
-/// `web::Data<DingTalkLogin>` there, for [`CurrentUser`](super::CurrentUser), the guards and
+/// `web::Data<DingTalkLogin>` there, for [`CurrentUser`](crate::CurrentUser), the guards and
 /// [`RequireSysLevel`](super::RequireSysLevel).
 ///
 /// Each route is registered for its one method, so another method on the same path reaches

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::clock::Clock;
 use crate::code::AuthCode;
 use crate::dingtalk::errcode;
+use crate::dingtalk::lookup::{self, AdminCache, LiveUser};
 use crate::dingtalk::token::TokenSource;
 use crate::dingtalk::transport::{
     judge_api, judge_oapi, parse_payload, CallError, Transport, Verdict,
@@ -32,6 +34,8 @@ pub struct DingTalkClient {
     oapi: Arc<str>,
     api: Arc<str>,
     tokens: Arc<dyn TokenSource>,
+    /// `listadmin`'s answer, shared by every clone (see [`lookup`]).
+    admins: Arc<AdminCache>,
 }
 
 impl fmt::Debug for DingTalkClient {
@@ -70,12 +74,14 @@ impl DingTalkClient {
         oapi: &str,
         api: &str,
         tokens: Arc<dyn TokenSource>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             transport,
             oapi: Arc::from(oapi),
             api: Arc::from(api),
             tokens,
+            admins: Arc::new(AdminCache::new(clock)),
         }
     }
 
@@ -140,6 +146,50 @@ impl DingTalkClient {
                 e => e,
             })?;
         parse_payload("getbymobile", result(&value))
+    }
+
+    /// The user's current admin level and name, asked of DingTalk now (see [`lookup`]):
+    /// `listadmin` (cached, at most a minute old, one call in flight) names the admins; for
+    /// anyone else `user/get`'s `boss` gives 100 or 0; `user/get`'s `name` is the name.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] when DingTalk does not know the user (60121; an empty userid is
+    /// refused the same way without a call); the upstream errors of [`crate::Error`] (502,
+    /// 503, 504) when either call fails. A failure is never turned into level 0.
+    pub(crate) async fn lookup_user(&self, userid: &str) -> Result<LiveUser, Error> {
+        if userid.is_empty() || userid.len() > 256 {
+            let mut detail = crate::error::UpstreamDetail::api("user_get");
+            detail.errmsg = Some("no such userid (not asked)".into());
+            return Err(Error::UserNotFound(Box::new(detail)));
+        }
+        let admins = self
+            .admins
+            .get_or_fetch(|| async {
+                let url = format!("{}/topapi/user/listadmin", self.oapi);
+                let value = self
+                    .with_token("listadmin", judge_oapi, |http, token| {
+                        http.post(&url).query(&[("access_token", token.expose())])
+                    })
+                    .await?;
+                lookup::admin_list(&value).map_err(|e| {
+                    let mut detail = crate::error::UpstreamDetail::api("listadmin");
+                    detail.errmsg = Some(format!("unexpected answer: {e}"));
+                    Error::UpstreamError(Box::new(detail))
+                })
+            })
+            .await?;
+        let body = json!({ "userid": userid, "language": "zh_CN" });
+        let value = self
+            .post_oapi("user_get", "/topapi/v2/user/get", &body)
+            .await
+            .map_err(|e| match e {
+                Error::UpstreamError(d) if d.errcode == Some(errcode::MOBILE_NOT_FOUND) => {
+                    Error::UserNotFound(d)
+                }
+                e => e,
+            })?;
+        let user = parse_payload("user_get", result(&value))?;
+        Ok(lookup::live_user(userid, &admins, user))
     }
 
     /// POSTs `body` as JSON to `{oapi}{path}?access_token=..` and returns the whole answer once

@@ -23,7 +23,7 @@ pub const CODE_REJECTED: i64 = 40078;
 pub const INVALID_PARAMETER: i64 = 400002;
 /// Invalid mobile number.
 pub const INVALID_MOBILE: i64 = 40104;
-/// No user with that mobile number.
+/// No user with that mobile number, or (`user/get`) no such user in the organisation.
 pub const MOBILE_NOT_FOUND: i64 = 60121;
 /// No such user (employee-info service).
 pub const USER_NOT_FOUND: i64 = 60111;

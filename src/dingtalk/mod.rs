@@ -5,6 +5,7 @@ mod client;
 #[cfg(feature = "directory")]
 pub(crate) mod corp_token;
 pub(crate) mod errcode;
+pub(crate) mod lookup;
 mod retry;
 pub(crate) mod token;
 pub(crate) mod transport;

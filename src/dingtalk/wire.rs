@@ -99,12 +99,21 @@ impl DingTalkUser {
 
 /// `gettoken`'s answer.
 #[serde_as]
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub(crate) struct GetTokenResult {
     pub access_token: String,
     #[serde_as(as = "Option<PickFirst<(_, DisplayFromStr)>>")]
     #[serde(default)]
     pub expires_in: Option<i64>,
+}
+
+impl std::fmt::Debug for GetTokenResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GetTokenResult")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// A string, or a number rendered as a string.
@@ -156,6 +165,15 @@ impl std::str::FromStr for SysLevel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_answer_does_not_show_its_token() {
+        let answer: GetTokenResult =
+            serde_json::from_str(r#"{"access_token":"tok-123","expires_in":7200}"#).unwrap();
+        let shown = format!("{answer:?}");
+        assert!(!shown.contains("tok-123"), "{shown}");
+        assert!(shown.contains("7200"), "{shown}");
+    }
 
     #[test]
     fn envelope_reads_numbers_as_strings() {

@@ -68,6 +68,19 @@ pub(crate) struct CodecParts {
 
 impl SessionCodec {
     pub(crate) fn new(parts: CodecParts) -> Result<Self, ConfigError> {
+        // A `kid` must name one key: with two, a token would verify against whichever came
+        // first, and a rotation could silently refuse the sessions of the other.
+        let mut kids: Vec<&str> = std::iter::once(&parts.signing.verifying)
+            .chain(parts.extra_verifiers.iter())
+            .filter_map(VerifyingKey::kid)
+            .collect();
+        kids.sort_unstable();
+        if let Some(pair) = kids.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(ConfigError::InvalidKey(format!(
+                "two session keys share the kid {:?}; give every key its own",
+                pair[0]
+            )));
+        }
         let keys: Arc<[PreparedKey]> = std::iter::once(&parts.signing.verifying)
             .chain(parts.extra_verifiers.iter())
             .map(PreparedKey::new)

@@ -113,15 +113,16 @@ pub(crate) fn decode(
         .map_err(|_| INVALID)?;
     let header: JoseHeader<'_> =
         serde_json::from_slice(&header_buf[..header_len]).map_err(|_| INVALID)?;
-    let key = keys
-        .iter()
-        .find(|k| k.kid.as_deref() == header.kid.as_deref())
-        .ok_or(INVALID)?;
-    // One algorithm per key: `none`, or HS256 presented to an RS256 key, is refused here.
-    if header.alg != alg_name(key.alg) {
-        return Err(INVALID);
-    }
-    if !key.signature_ok(message.as_bytes(), signature) {
+    // A `kid` names one key (kids are unique, checked at build). Without one, every key of
+    // the token's algorithm is tried, so a rotation without kids keeps old sessions valid.
+    // One algorithm per key: `none`, or HS256 presented to an RS256 key, matches no key.
+    let mut candidates = keys.iter().filter(|k| match header.kid.as_deref() {
+        Some(kid) => k.kid.as_deref() == Some(kid),
+        None => true,
+    });
+    if !candidates
+        .any(|k| header.alg == alg_name(k.alg) && k.signature_ok(message.as_bytes(), signature))
+    {
         return Err(INVALID);
     }
     let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| INVALID)?;

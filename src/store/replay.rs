@@ -63,7 +63,7 @@ pub trait ReplayGuard: Send + Sync + 'static {
 /// The in-process replay guard.
 ///
 /// It stores a 64-bit keyed hash of each code (SipHash with a random per-process key), never
-/// the code, with its expiry: about 34 bytes a claim, so the default capacity of 1,000,000
+/// the code, with its expiry and a claim id: about 40 bytes a claim, so the default capacity of 1,000,000
 /// live claims stays well under 64 MiB. Claims expire after five minutes, a code's lifetime; when full, the
 /// oldest claim is evicted (DingTalk itself still refuses a reused code, so eviction costs an
 /// upstream call, not safety).
@@ -92,17 +92,30 @@ pub struct MemoryReplayGuard {
 
 #[derive(Debug, Default)]
 struct Inner {
-    // hash -> expiry (seconds since `epoch`)
-    live: HashMap<u64, u32>,
+    // hash -> the live claim on it
+    live: HashMap<u64, Live>,
     // Claims in the order made, which is also expiry order (one lifetime for all).
-    order: VecDeque<(u64, u32)>,
+    order: VecDeque<(u64, Live)>,
+    // The id of the next claim. Unique among live claims unless 2^32 claims are made within
+    // one code lifetime.
+    next_id: u32,
+}
+
+/// One claim: when it expires and which claim it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Live {
+    // Seconds since `epoch`.
+    expiry: u32,
+    // Not the expiry: two claims of one code within a second must not share a holder, or the
+    // late release of the first frees the second.
+    id: u32,
 }
 
 impl Inner {
     fn pop_oldest(&mut self) {
-        if let Some((hash, expiry)) = self.order.pop_front() {
-            // A released-then-reclaimed code has a newer expiry: leave that one alone.
-            if self.live.get(&hash) == Some(&expiry) {
+        if let Some((hash, claim)) = self.order.pop_front() {
+            // A released-then-reclaimed code is another claim: leave that one alone.
+            if self.live.get(&hash) == Some(&claim) {
                 self.live.remove(&hash);
             }
         }
@@ -168,7 +181,7 @@ impl MemoryReplayGuard {
         while inner
             .order
             .front()
-            .is_some_and(|(_, expiry)| *expiry <= now)
+            .is_some_and(|(_, claim)| claim.expiry <= now)
         {
             inner.pop_oldest();
         }
@@ -179,10 +192,14 @@ impl MemoryReplayGuard {
         while inner.live.len() >= self.capacity || inner.order.len() >= self.capacity * 2 {
             inner.pop_oldest();
         }
-        let expiry = now.saturating_add(CODE_LIFETIME.as_secs() as u32);
-        inner.live.insert(hash, expiry);
-        inner.order.push_back((hash, expiry));
-        Ok(CodeClaim::new(format!("{hash:016x}"), u64::from(expiry)))
+        let claim = Live {
+            expiry: now.saturating_add(CODE_LIFETIME.as_secs() as u32),
+            id: inner.next_id,
+        };
+        inner.next_id = inner.next_id.wrapping_add(1);
+        inner.live.insert(hash, claim);
+        inner.order.push_back((hash, claim));
+        Ok(CodeClaim::new(format!("{hash:016x}"), u64::from(claim.id)))
     }
 
     fn release_now(&self, claim: &CodeClaim) {
@@ -190,7 +207,7 @@ impl MemoryReplayGuard {
             return;
         };
         let mut inner = self.lock();
-        if inner.live.get(&hash).map(|e| u64::from(*e)) == Some(claim.holder()) {
+        if inner.live.get(&hash).map(|c| u64::from(c.id)) == Some(claim.holder()) {
             inner.live.remove(&hash);
         }
     }
@@ -248,5 +265,23 @@ mod tests {
         let _second = guard.claim_now(&code("a")).unwrap();
         guard.release_now(&first);
         assert!(guard.claim_now(&code("a")).is_err());
+    }
+
+    #[test]
+    fn a_stale_release_within_the_same_second_does_not_free_a_newer_claim() {
+        // The clock stands still: both claims expire in the same second.
+        let clock = ManualClock::new(1_700_000_000);
+        let guard = MemoryReplayGuard::with_clock(Arc::new(clock));
+        let first = guard.claim_now(&code("a")).unwrap();
+        guard.release_now(&first);
+        let second = guard.claim_now(&code("a")).unwrap();
+        assert_ne!(first, second, "every claim has its own holder");
+        guard.release_now(&first);
+        assert!(
+            guard.claim_now(&code("a")).is_err(),
+            "the second claim holds"
+        );
+        guard.release_now(&second);
+        assert!(guard.claim_now(&code("a")).is_ok());
     }
 }

@@ -28,6 +28,10 @@ pub enum Endpoint {
     GetJsapiTicket,
     /// `POST /v1.0/oauth2/jsapiTickets`: a JSAPI ticket (new-style API).
     JsapiTicketsV1,
+    /// `POST /topapi/user/listadmin`: the super admins (1) and sub admins (2).
+    ListAdmin,
+    /// `POST /topapi/v2/user/get`: one user's details (`name`, `boss`, ...) by `userid`.
+    UserGet,
 }
 
 impl Endpoint {
@@ -43,6 +47,8 @@ impl Endpoint {
             (&Method::POST, "/v1.0/oauth2/accessToken") => Some(Self::AccessTokenV1),
             (&Method::GET, "/get_jsapi_ticket") => Some(Self::GetJsapiTicket),
             (&Method::POST, "/v1.0/oauth2/jsapiTickets") => Some(Self::JsapiTicketsV1),
+            (&Method::POST, "/topapi/user/listadmin") => Some(Self::ListAdmin),
+            (&Method::POST, "/topapi/v2/user/get") => Some(Self::UserGet),
             _ => None,
         }
     }

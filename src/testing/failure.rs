@@ -36,6 +36,9 @@ pub enum Failure {
     Delay(Duration),
     /// Reads the request, then closes the TCP connection without answering.
     DropConnection,
+    /// HTTP 200 with exactly this JSON body: whatever a broken or hostile upstream might
+    /// send (a `sub_code` with a newline in it, a `request_id` with terminal escapes, ...).
+    Json(serde_json::Value),
     /// TOP's `error_response` (HTTP 200): `{"error_response":{"code":..,"msg":"injected",
     /// "sub_code":..,"sub_msg":..}}`. A `sub_code` starting with `isp.` is a platform failure
     /// (e.g. `isp.remote-service-timeout`), one starting with `isv.` the caller's.
@@ -109,6 +112,10 @@ impl Failure {
             )),
             Self::Delay(by) => Effect::Delay(by),
             Self::DropConnection => Effect::Drop,
+            Self::Json(ref body) => Effect::Answer(Reply::Json {
+                status: StatusCode::OK,
+                body: body.clone(),
+            }),
         }
     }
 }

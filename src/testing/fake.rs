@@ -18,6 +18,7 @@ use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::contact;
 use super::employee::{self, FakeEmployee, FakeEmployees};
 use super::endpoint::Endpoint;
 use super::failure::{Effect, Failure};
@@ -44,13 +45,23 @@ const MAX_BODY: usize = 1 << 20;
 /// tokens.
 ///
 /// The server stops when this handle is dropped. See the [module docs](super) for an example.
-#[derive(Debug)]
 pub struct FakeDingTalk {
     state: Arc<Mutex<State>>,
     addr: SocketAddr,
     app_key: String,
     app_secret: String,
     server: JoinHandle<()>,
+}
+
+// The state holds live codes, tokens and tickets: a test that prints the fake must not
+// teach anyone to print the real thing's.
+impl fmt::Debug for FakeDingTalk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeDingTalk")
+            .field("addr", &self.addr)
+            .field("app_key", &self.app_key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FakeDingTalk {
@@ -93,6 +104,49 @@ impl FakeDingTalk {
     /// Adds a user, replacing any user with the same `userid`.
     pub fn add_user(&self, user: FakeUser) {
         self.lock().add_user(user);
+    }
+
+    /// Changes a user's admin level from now on, as when an admin promotes or demotes them in
+    /// DingTalk: `sys_level` becomes `level` (1 super admin, 2 sub admin, 100 boss, 0 other)
+    /// and `sys` follows (true for 1 and 2). `listadmin`, `user/get` and later login codes
+    /// answer the new level; sessions already issued keep theirs until they are refreshed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use dingtalk_login::testing::{FakeDingTalk, FakeUser};
+    ///
+    /// let fake = FakeDingTalk::builder().user(FakeUser::new("staff", "Li Si")).start().await;
+    /// fake.set_level("staff", 2); // promoted to sub admin
+    /// fake.set_level("staff", 0); // and back
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If there is no user with this `userid`: a test that changes nobody is wrong.
+    pub fn set_level(&self, userid: &str, level: i64) {
+        if !self.lock().set_level(userid, level) {
+            panic!("FakeDingTalk::set_level: no user {userid:?}; add it with `add_user` first");
+        }
+    }
+
+    /// Removes a user, as when an employee leaves the organisation: `user/get` answers errcode
+    /// 60121 for them, `listadmin` no longer lists them, and codes minted for them before are
+    /// refused. Returns whether the user existed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use dingtalk_login::testing::{FakeDingTalk, FakeUser};
+    ///
+    /// let fake = FakeDingTalk::builder().user(FakeUser::new("staff", "Li Si")).start().await;
+    /// assert!(fake.remove_user("staff"));
+    /// assert!(!fake.remove_user("staff"));
+    /// # }
+    /// ```
+    pub fn remove_user(&self, userid: &str) -> bool {
+        self.lock().remove_user(userid)
     }
 
     /// The TOP router URL to point a TOP client at: `http://127.0.0.1:PORT/router/rest`.
@@ -516,6 +570,8 @@ async fn handle(
         Endpoint::AccessTokenV1 => jsapi::access_token(&mut state, &params),
         Endpoint::GetJsapiTicket => jsapi::get_jsapi_ticket(&mut state, &params),
         Endpoint::JsapiTicketsV1 => jsapi::jsapi_tickets(&mut state, header_token),
+        Endpoint::ListAdmin => contact::listadmin(&state, &params),
+        Endpoint::UserGet => contact::user_get(&state, &params),
     };
     Ok(response(reply, state.quirks()))
 }

@@ -13,6 +13,8 @@
 //! | `POST /v1.0/oauth2/accessToken` (`{"appKey","appSecret"}`) | `{accessToken, expireIn}`: the same token `gettoken` hands out; HTTP 400 `invalidClientIdOrSecret` for wrong credentials |
 //! | `GET /get_jsapi_ticket?access_token=..` | `{ticket, expires_in}`: a new JSAPI ticket, replacing the previous one |
 //! | `POST /v1.0/oauth2/jsapiTickets` (token in `x-acs-dingtalk-access-token`) | `{jsapiTicket, expireIn}`, replacing the previous ticket; HTTP 401 `InvalidAuthentication` for a refused token |
+//! | `POST /topapi/user/listadmin?access_token=..` (no body) | `result: [{userid, sys_level}]`: the super admins (1) and sub admins (2) |
+//! | `POST /topapi/v2/user/get?access_token=..` with `{"userid"}` | `result: {userid, unionid, name, boss, admin, active, ..}`; 60121 for nobody |
 //! | `POST /api/v1/getUser` (the employee-info service) | a [`FakeEmployee`]'s profile by `corpId` and `userId` (or `userid`); 60111 for nobody |
 //!
 //! Its semantics are DingTalk's: login codes are single use and live five minutes; there is
@@ -27,7 +29,9 @@
 //! HTTP 500, gateway flow control, any errcode, TOP's `error_response` or
 //! `result.success == false`, an XML answer, a new-style API error, a delay, a dropped
 //! connection), and
-//! [`Quirks`] for the stringly-typed JSON real DingTalk sends. [`FakeDingTalk::calls`]
+//! [`Quirks`] for the stringly-typed JSON real DingTalk sends. [`FakeDingTalk::set_level`] and
+//! [`FakeDingTalk::remove_user`] change the organisation while a test runs (a promotion, a
+//! demotion, an employee who leaves). [`FakeDingTalk::calls`]
 //! counts requests per [`Endpoint`]. Code and token lifetimes follow the
 //! [`Clock`](crate::clock::Clock) given to the builder, so a
 //! [`ManualClock`](crate::clock::ManualClock) can expire them without waiting.
@@ -76,6 +80,7 @@
 //! # }
 //! ```
 
+mod contact;
 mod employee;
 mod endpoint;
 mod failure;

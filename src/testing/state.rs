@@ -129,6 +129,32 @@ impl State {
         self.users.insert(user.userid.clone(), user);
     }
 
+    /// Removes the user, as when an employee leaves: `user/get` answers 60121 for them, they
+    /// leave the admin list, and their unredeemed codes stop working. `true` if they existed.
+    pub(super) fn remove_user(&mut self, userid: &str) -> bool {
+        self.users.remove(userid).is_some()
+    }
+
+    /// Changes a user's admin level (`sys` follows: true for 1 and 2), or `false` if there is
+    /// no such user.
+    pub(super) fn set_level(&mut self, userid: &str, sys_level: i64) -> bool {
+        let Some(user) = self.users.get_mut(userid) else {
+            return false;
+        };
+        user.sys_level = sys_level;
+        user.sys = matches!(sys_level, 1 | 2);
+        true
+    }
+
+    pub(super) fn user(&self, userid: &str) -> Option<&FakeUser> {
+        self.users.get(userid)
+    }
+
+    /// The super admins (1) and sub admins (2), in `userid` order.
+    pub(super) fn admins(&self) -> impl Iterator<Item = &FakeUser> {
+        self.users.values().filter(|u| matches!(u.sys_level, 1 | 2))
+    }
+
     pub(super) fn user_by_mobile(&self, mobile: &str) -> Option<&FakeUser> {
         self.users
             .values()

@@ -314,13 +314,13 @@ impl TopClientBuilder {
             builder = builder.gateway_url(url.trim());
         }
         if let Some(method) = var("TOP_SIGN_METHOD") {
-            let method =
-                method
-                    .parse()
-                    .map_err(|e: super::UnknownSignMethod| ConfigError::Invalid {
-                        name: "TOP_SIGN_METHOD",
-                        reason: e.to_string(),
-                    })?;
+            let method = method.parse().map_err(|e| match e {
+                ConfigError::Invalid { reason, .. } => ConfigError::Invalid {
+                    name: "TOP_SIGN_METHOD",
+                    reason,
+                },
+                other => other,
+            })?;
             builder = builder.sign_method(method);
         }
         Ok(Some(builder))

@@ -39,9 +39,9 @@ mod sign;
 pub(crate) use account::USER_BY_ACCOUNT;
 pub use account::{AccountQuery, AccountUser};
 pub use client::{TopClient, TopClientBuilder};
+pub use sign::SignMethod;
 #[allow(unused_imports)]
 pub(crate) use sign::{parse_timestamp, sign, string_to_sign, timestamp, GMT8};
-pub use sign::{SignMethod, UnknownSignMethod};
 
 /// TOP's production gateway, the default router URL.
 pub(crate) const DEFAULT_GATEWAY: &str = "https://eco.taobao.com/router/rest";

@@ -9,6 +9,7 @@ use md5::{Digest, Md5};
 use sha2::Sha256;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
+use crate::error::ConfigError;
 use crate::secret::AppSecret;
 
 /// How a TOP request is signed: the `sign_method` parameter.
@@ -53,20 +54,18 @@ impl fmt::Display for SignMethod {
     }
 }
 
-/// A `sign_method` that is not `md5`, `hmac` or `hmac-sha256`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown TOP sign method {0:?}: expected md5, hmac or hmac-sha256")]
-pub struct UnknownSignMethod(pub String);
-
 impl FromStr for SignMethod {
-    type Err = UnknownSignMethod;
+    type Err = ConfigError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "md5" => Ok(Self::Md5),
             "hmac" => Ok(Self::Hmac),
             "hmac-sha256" => Ok(Self::HmacSha256),
-            _ => Err(UnknownSignMethod(s.to_owned())),
+            _ => Err(ConfigError::Invalid {
+                name: "sign_method",
+                reason: format!("unknown TOP sign method {s:?}: expected md5, hmac or hmac-sha256"),
+            }),
         }
     }
 }

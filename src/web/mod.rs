@@ -405,7 +405,7 @@ async fn logout(login: &DingTalkLogin, routes: &LoginRoutes, head: &impl Request
     let clear = cookies::clear_session(login.cookie_settings());
     match login.logout(&claims).await {
         Ok(()) => {
-            tracing::info!(userid = %claims.sub, "dingtalk logout");
+            tracing::info!(userid = %claims.sub.escape_debug(), "dingtalk logout");
             Reply::empty(StatusCode::NO_CONTENT).with_cookie(clear)
         }
         // Revoked here already, but other instances may not know yet: say so, and still clear

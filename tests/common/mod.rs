@@ -21,13 +21,13 @@ pub use hardening::*;
 #[macro_use]
 pub mod harden;
 #[macro_use]
+pub mod harden2;
+#[macro_use]
 pub mod jsapi;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use dingtalk_login::testing::{
-    Endpoint, Failure, FakeAccount, FakeDingTalk, FakeEmployee, FakeUser,
-};
+use dingtalk_login::testing::{Endpoint, Failure, FakeAccount, FakeDingTalk, FakeEmployee};
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use reqwest::{Client, Method, Response};
 use serde_json::{json, Value};
@@ -81,24 +81,13 @@ macro_rules! contract_tests {
     };
 }
 
-/// A session key for the apps under test (HS256, 40 bytes).
-pub const SESSION_SECRET: &str = "contract-test-session-secret-0123456789!";
+pub use crate::support::SESSION_SECRET;
 
-/// The fake's users: `admin` (1), `sub` (2), `boss` (100), `staff` (0) and `nounion` (0,
-/// without a unionid).
+/// The fake with the shared users (`crate::support`), the seed account and the seed employee.
 pub async fn fake() -> FakeDingTalk {
-    FakeDingTalk::builder()
-        .user(FakeUser::new("admin", "Ada Admin").super_admin())
-        .user(FakeUser::new("sub", "Sam Sub").sub_admin())
-        .user(FakeUser::new("boss", "Bo Boss").boss())
-        .user(
-            FakeUser::new("staff", "Stu Staff")
-                .mobile("13800138000")
-                .exclusive_accounts(vec!["staff-ex".into()]),
-        )
+    crate::support::fake_builder()
         .account(FakeAccount::seed_example())
         .employee(FakeEmployee::seed_example())
-        .user(FakeUser::new("nounion", "Nu Nounion").without_unionid())
         .start()
         .await
 }
@@ -942,7 +931,10 @@ pub async fn directory_routes_configured(base: &str, fake: &FakeDingTalk) {
 
     let found = json_ok(get_with(base, "/admin/users/by-mobile/13800138000", &auth).await).await;
     assert_eq!(found["userid"], "staff");
-    assert_eq!(found["exclusive_account_userid_list"], json!(["staff-ex"]));
+    assert_eq!(
+        found["exclusive_account_userid_list"],
+        json!(["zxxxx", "lixxxi"])
+    );
     let account = json_ok(get_with(base, "/admin/accounts/01234", &auth).await).await;
     assert_eq!(account["account_id"], "01234");
     assert_eq!(account["org_code"], "ding123abc");

@@ -7,7 +7,8 @@
 //! the cases of one binary hold [`SERIAL`] while they run: deltas of one case are then never
 //! mixed with another's.
 //!
-//! A test file provides `async fn start(vars) -> App` and invokes `metrics_tests!(start)`.
+//! A test file declares `mod support;` (the shared `redis-server`), provides
+//! `async fn start(vars) -> App` and invokes `metrics_tests!(start)`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -17,8 +18,7 @@ use dingtalk_login::testing::{Endpoint, Failure, FakeDingTalk, FakeUser};
 use reqwest::Client;
 use serde_json::{json, Value};
 
-#[path = "../support_redis/mod.rs"]
-mod support_redis;
+use crate::support::redis::RedisServer;
 
 /// Held by every case of a test binary: the recorder is shared by all of them.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -401,7 +401,7 @@ where
     F: Fn(Vec<(String, String)>) -> Fut,
     Fut: Future<Output = App>,
 {
-    let mut redis = support_redis::RedisServer::start().await;
+    let mut redis = RedisServer::start().await;
     let fake = fake().await;
     let url = redis.url();
     let app = start(env(&fake, &[("REDIS_URL", url.as_str())])).await;

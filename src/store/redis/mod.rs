@@ -47,12 +47,14 @@
 //!
 //! # Failure policy
 //!
-//! Every Redis call runs under a timeout ([`DEFAULT_TIMEOUT`], 500 ms, by default), so a dead
+//! Every Redis call runs under a timeout (500 ms by default), so a dead
 //! or unreachable Redis costs a bounded wait, never a hang, and nothing panics.
 //!
 //! - **Login refuses** with 503 `store_unavailable` ([`Error::StoreUnavailable`]): the replay
-//!   guard cannot promise that a code is used once, so no code is exchanged. Nothing is claimed
-//!   and no upstream call is made, so the same code can be presented again once Redis is back.
+//!   guard cannot promise that a code is used once, so no code is exchanged. No upstream call
+//!   is made, and a claim Redis runs late (the `SET` was sent, its answer timed out) is
+//!   removed by a compare-and-delete once Redis answers again, so the same code can be
+//!   presented again once Redis is back.
 //! - **Sessions keep verifying** against this instance's local revocation set, with a warning
 //!   in the log (at most one every 30 s): a logout made on another instance during the outage
 //!   is not known here until Redis is back.
@@ -99,10 +101,10 @@ pub(crate) use revocation::RedisRevocation;
 pub(crate) use token::RedisTokenSource;
 
 /// The key prefix [`RedisStores`] uses when given an empty one.
-pub const DEFAULT_PREFIX: &str = "dingtalk-login:";
+pub(crate) const DEFAULT_PREFIX: &str = "dingtalk-login:";
 
 /// The default bound on every Redis call: 500 ms.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The three Redis-backed stores over one shared connection.
 ///
@@ -126,7 +128,7 @@ impl fmt::Debug for RedisStores {
 
 impl RedisStores {
     /// Connects to `url` (`redis://[:password@]host:port[/db]`) with the default timeout.
-    /// Keys are `prefix` + a name; an empty `prefix` means [`DEFAULT_PREFIX`]. Give every app
+    /// Keys are `prefix` + a name; an empty `prefix` means `dingtalk-login:`. Give every app
     /// sharing one Redis its own prefix.
     ///
     /// # Errors
@@ -137,7 +139,7 @@ impl RedisStores {
     }
 
     /// [`connect`](Self::connect) with another bound on each Redis call (default
-    /// [`DEFAULT_TIMEOUT`]).
+    /// 500 ms).
     ///
     /// # Errors
     /// As [`connect`](Self::connect); also when `timeout` is zero.
