@@ -680,4 +680,28 @@ mod tests {
             AppEnv::from_vars(vars(&[BASE[0], BASE[1], ("SESSION_TTL_SECS", "soon")])).unwrap_err();
         assert!(bad.contains("SESSION_TTL_SECS"));
     }
+
+    #[test]
+    fn metrics_bind_is_read_or_refused_without_the_feature() {
+        let none = AppEnv::from_vars(vars(&BASE)).unwrap();
+        assert_eq!(none.metrics_bind, None, "unset: no listener");
+        let pairs = [BASE[0], BASE[1], ("METRICS_BIND", "127.0.0.1:9100")];
+        match AppEnv::from_vars(vars(&pairs)) {
+            Ok(env) if cfg!(feature = "metrics") => {
+                assert_eq!(env.metrics_bind.unwrap().port(), 9100);
+            }
+            Err(e) if !cfg!(feature = "metrics") => {
+                assert!(
+                    e.contains("METRICS_BIND") && e.contains("--features metrics"),
+                    "{e}"
+                );
+            }
+            other => panic!("unexpected: {:?}", other.map(|e| e.metrics_bind)),
+        }
+        if cfg!(feature = "metrics") {
+            let bad = [BASE[0], BASE[1], ("METRICS_BIND", "9100")];
+            let err = AppEnv::from_vars(vars(&bad)).unwrap_err();
+            assert!(err.contains("METRICS_BIND"), "{err}");
+        }
+    }
 }
