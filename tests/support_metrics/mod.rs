@@ -71,6 +71,12 @@ macro_rules! metrics_tests {
         }
 
         #[tokio::test]
+        async fn upstream_outcomes_are_labelled_by_what_dingtalk_answered() {
+            let _serial = support_metrics::SERIAL.lock().await;
+            support_metrics::upstream_outcomes($start).await;
+        }
+
+        #[tokio::test]
         async fn metrics_bind_unset_means_no_listener() {
             let _serial = support_metrics::SERIAL.lock().await;
             support_metrics::no_listener_without_metrics_bind($start).await;
@@ -316,6 +322,25 @@ where
     assert_eq!(moved(&s4, &s5, VERIFICATIONS, &ok_hit), 1.0);
     assert_eq!(moved(&s4, &s5, VERIFICATIONS, &ok_miss), 0.0);
 
+    // A logout (its own verification, a hit), then the revoked token: still a hit, revoked.
+    let out = client()
+        .post(format!("{base}/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    assert_eq!(me(base, &token).await, 401);
+    let s5b = Scrape::take(&app).await;
+    let revoked_hit = [("outcome", "revoked"), ("cache", "hit")];
+    assert_eq!(
+        moved(&s5, &s5b, VERIFICATIONS, &ok_hit),
+        1.0,
+        "the logout's own check"
+    );
+    assert_eq!(moved(&s5, &s5b, VERIFICATIONS, &revoked_hit), 1.0);
+    let s5 = s5b;
+
     // A tampered token: invalid, never cached.
     let tampered = format!("{}x", &token[..token.len() - 1]);
     assert_eq!(me(base, &tampered).await, 401);
@@ -373,6 +398,75 @@ where
         404,
         "the metrics never sit on the public port"
     );
+}
+
+/// A rate limit, a refused code, a refused access token and an HTTP 500 each move their own
+/// `outcome`, and the logins count the error code they were answered with.
+pub async fn upstream_outcomes<F, Fut>(start: F)
+where
+    F: Fn(Vec<(String, String)>) -> Fut,
+    Fut: Future<Output = App>,
+{
+    let fake = fake().await;
+    let app = start(env(&fake, &[])).await;
+    let base = app.base.as_str();
+    // Warm: the app holds an access token from here on.
+    let (status, _) = login(base, &fake.mint_code("metrics-staff")).await;
+    assert_eq!(status, 200);
+    let upstream = |outcome| [("api", "getuserinfo"), ("outcome", outcome)];
+
+    // DingTalk's flow control: not retried, one attempt.
+    let s0 = Scrape::take(&app).await;
+    fake.fail_next(
+        Endpoint::GetUserInfo,
+        1,
+        Failure::RateLimited { wait_secs: 1 },
+    );
+    let (status, body) = login(base, &fake.mint_code("metrics-staff")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("upstream_unavailable"))
+    );
+    let s1 = Scrape::take(&app).await;
+    assert_eq!(moved(&s0, &s1, UPSTREAM, &upstream("rate_limited")), 1.0);
+    assert_eq!(
+        moved(&s0, &s1, DURATION_COUNT, &[("api", "getuserinfo")]),
+        1.0
+    );
+    let unavailable = [("method", "code"), ("outcome", "upstream_unavailable")];
+    assert_eq!(moved(&s0, &s1, LOGINS, &unavailable), 1.0);
+
+    // A code DingTalk refuses (40078): rejected, answered `code_rejected`.
+    fake.fail_next(Endpoint::GetUserInfo, 1, Failure::Errcode(40078));
+    let (status, body) = login(base, &fake.mint_code("metrics-staff")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("code_rejected"))
+    );
+    let s2 = Scrape::take(&app).await;
+    assert_eq!(moved(&s1, &s2, UPSTREAM, &upstream("rejected")), 1.0);
+    let rejected = [("method", "code"), ("outcome", "code_rejected")];
+    assert_eq!(moved(&s1, &s2, LOGINS, &rejected), 1.0);
+
+    // The access token refused: token_invalid, one gettoken, then ok.
+    fake.invalidate_token();
+    let (status, _) = login(base, &fake.mint_code("metrics-staff")).await;
+    assert_eq!(status, 200);
+    let s3 = Scrape::take(&app).await;
+    assert_eq!(moved(&s2, &s3, UPSTREAM, &upstream("token_invalid")), 1.0);
+    assert_eq!(moved(&s2, &s3, UPSTREAM, &upstream("ok")), 1.0);
+    let token_ok = [("api", "gettoken"), ("outcome", "ok")];
+    assert_eq!(moved(&s2, &s3, UPSTREAM, &token_ok), 1.0);
+
+    // An HTTP 500 then an answer: http_5xx, retried, ok.
+    fake.fail_next(Endpoint::GetUserInfo, 1, Failure::ServerError);
+    let (status, _) = login(base, &fake.mint_code("metrics-staff")).await;
+    assert_eq!(status, 200);
+    let s4 = Scrape::take(&app).await;
+    assert_eq!(moved(&s3, &s4, UPSTREAM, &upstream("http_5xx")), 1.0);
+    assert_eq!(moved(&s3, &s4, UPSTREAM, &upstream("ok")), 1.0);
+    let ok_login = [("method", "code"), ("outcome", "ok")];
+    assert_eq!(moved(&s3, &s4, LOGINS, &ok_login), 1.0);
 }
 
 /// Without `METRICS_BIND` the app starts no metrics listener.
