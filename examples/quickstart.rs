@@ -1,5 +1,6 @@
 //! The zero-config demo: a fake DingTalk in-process, the contract app, and a page to log in as
-//! an admin or an employee.
+//! an admin or an employee, in-app (a code, as `dd.getAuthCode` gives) or from a browser
+//! (DingTalk's web login page, here the fake's).
 //!
 //! ```text
 //! cargo run --example quickstart --features "axum testing"              # then open the URL
@@ -39,20 +40,24 @@ pub const EMPLOYEE: (&str, &str) = ("employee", "Eve Employee");
 
 /// Serves the quickstart on `listener` until the task is dropped: starts the fake DingTalk,
 /// builds the contract app with `COOKIE_SECURE=0` and a random session key, and adds the demo
-/// page (`GET /`) and the demo code route (`POST /demo/code?user=admin|employee`).
+/// page (`GET /`) and the demo code route (`POST /demo/code?user=admin|employee`). The
+/// listener's address is the app's `PUBLIC_URL`, so the fake's web login page sends the
+/// browser back to it.
 ///
 /// # Errors
 /// When the app cannot be built or the server fails.
 pub async fn serve(listener: TcpListener) -> io::Result<()> {
-    let app = app().await.map_err(io::Error::other)?;
+    let public_url = format!("http://{}", listener.local_addr()?);
+    let app = app(&public_url).await.map_err(io::Error::other)?;
     axum::serve(listener, app).await
 }
 
-/// The quickstart's router, with its own fake DingTalk (kept alive by the router).
+/// The quickstart's router served at `public_url`, with its own fake DingTalk (kept alive by
+/// the router) as OAPI, new-style API and web login page.
 ///
 /// # Errors
 /// When the login service cannot be built.
-pub async fn app() -> Result<Router, String> {
+pub async fn app(public_url: &str) -> Result<Router, String> {
     let fake = FakeDingTalk::builder()
         .user(FakeUser::new(ADMIN.0, ADMIN.1).super_admin())
         .user(FakeUser::new(EMPLOYEE.0, EMPLOYEE.1))
@@ -67,6 +72,9 @@ pub async fn app() -> Result<Router, String> {
         ("DINGTALK_APP_KEY", fake.app_key().to_owned()),
         ("DINGTALK_APP_SECRET", fake.app_secret().to_owned()),
         ("DINGTALK_OAPI_URL", fake.url()),
+        ("DINGTALK_API_URL", fake.url()),
+        ("DINGTALK_LOGIN_URL", fake.url()),
+        ("PUBLIC_URL", public_url.to_owned()),
         ("SESSION_SECRET", secret),
         ("COOKIE_SECURE", "0".to_owned()),
     ];
@@ -127,8 +135,12 @@ cookie it got back.</p>
 <p>
   <button id="login-admin" onclick="loginAs('admin')">log in as admin</button>
   <button id="login-employee" onclick="loginAs('employee')">log in as employee</button>
+  <button id="login-web" onclick="location.href = '/auth/dingtalk/web?next=%2Fme'">log in from a browser (DingTalk web login)</button>
   <button id="logout" onclick="logout()">log out</button>
 </p>
+<p>The third button is the browser login: this page sends you to DingTalk's login page (the
+fake's, listing its people), you pick who you are, and DingTalk sends you back to
+<code>/auth/dingtalk/web/callback</code>, which signs you in and lands on <code>/me</code>.</p>
 <p id="status">not logged in</p>
 <h2>GET /me</h2><pre id="me"></pre>
 <h2>GET /admin</h2><pre id="admin"></pre>
@@ -248,6 +260,43 @@ pub async fn check(base: &str) -> Result<(), String> {
             println!("check: {who}: POST /auth/logout 204, then GET /me 401");
         }
     }
+    check_web_login(base).await
+}
+
+/// The third button's flow: the web login's start route, the fake's login page, the employee
+/// picked there, and back through the callback to `/me`.
+async fn check_web_login(base: &str) -> Result<(), String> {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let page = http
+        .get(format!("{base}/auth/dingtalk/web?next=%2Fme"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let login_page = page.url().clone();
+    expect("the web login page", page.status().as_u16(), 200)?;
+    let html = page.text().await.map_err(|e| e.to_string())?;
+    let marker = format!("id=\"pick-{}\" href=\"", EMPLOYEE.0);
+    let from = html
+        .find(&marker)
+        .ok_or("the login page does not list the employee")?
+        + marker.len();
+    let href = html[from..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .replace("&amp;", "&");
+    let pick = login_page.join(&href).map_err(|e| e.to_string())?;
+    let me: Value = call(http.get(pick), 200).await?;
+    if me["userid"] != EMPLOYEE.0 {
+        return Err(format!("the web login landed on {me}"));
+    }
+    println!(
+        "check: {}: web login through the login page, then GET /me 200",
+        EMPLOYEE.0
+    );
     Ok(())
 }
 
@@ -317,7 +366,8 @@ async fn main() -> ExitCode {
 
     println!("listening on {base}");
     println!();
-    println!("  Open {base}/ and click \"log in as admin\" or \"log in as employee\".");
+    println!("  Open {base}/ and click \"log in as admin\" or \"log in as employee\",");
+    println!("  or \"log in from a browser\" for DingTalk's web (QR code) login page.");
     println!("  A fake DingTalk runs in this process; no DingTalk account is needed.");
     println!(
         "  Note: cookies are sent without Secure (COOKIE_SECURE=0) because this is plain http."

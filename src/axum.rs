@@ -77,7 +77,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Error> {
         match user(parts, None) {
             Ok(user) => Ok(Some(user)),
-            Err(Error::Unauthenticated(_)) => Ok(None),
+            Err(Error::Unauthenticated(_) | Error::LoginRequired { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -11,11 +11,11 @@ use crate::dingtalk::{
     AccessTokenCache, AppTokenFetcher, DingTalkClient, RetryPolicy, TokenApi, TokenFetcher,
     TokenSource,
 };
-use crate::dingtalk::{API_CHINA, OAPI_CHINA, OAPI_INTERNATIONAL};
+use crate::dingtalk::{API_CHINA, LOGIN_CHINA, OAPI_CHINA, OAPI_INTERNATIONAL};
 use crate::enrich::{EnrichHook, Enricher};
 use crate::error::ConfigError;
 use crate::jsapi::{Jsapi, JsapiSignMethod, TicketFetcher};
-use crate::login::DingTalkLogin;
+use crate::login::{DingTalkLogin, WebLogin};
 use crate::secret::{AppSecret, SessionSecret};
 use crate::session::codec::CodecParts;
 use crate::session::{CookieSettings, SameSite, SessionCodec, SigningKey, VerifyingKey};
@@ -68,6 +68,8 @@ pub struct ConfigBuilder {
     corp_id: Option<String>,
     jsapi_sign_method: JsapiSignMethod,
     jsapi_ticket_cache: Option<TokenCache>,
+    login_url: String,
+    redirect_html: bool,
 }
 
 impl fmt::Debug for ConfigBuilder {
@@ -86,6 +88,8 @@ impl fmt::Debug for ConfigBuilder {
             .field("agent_id", &self.agent_id)
             .field("corp_id", &self.corp_id)
             .field("jsapi_sign_method", &self.jsapi_sign_method)
+            .field("login_url", &self.login_url)
+            .field("redirect_html", &self.redirect_html)
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +123,8 @@ impl Default for ConfigBuilder {
             corp_id: None,
             jsapi_sign_method: JsapiSignMethod::default(),
             jsapi_ticket_cache: None,
+            login_url: LOGIN_CHINA.into(),
+            redirect_html: false,
         }
     }
 }
@@ -365,12 +371,46 @@ impl ConfigBuilder {
     /// Its origin is the one the JSAPI route signs page URLs for, together with the login
     /// routes' allowed origins; without either, the request's own origin.
     ///
+    /// It also turns the browser (web, QR code) login on: DingTalk sends the browser back to
+    /// `{public_url}/auth/dingtalk/web/callback`, the redirect URL to register in the
+    /// DingTalk developer console. Without it `GET /auth/dingtalk/web` and its callback answer
+    /// 503 `not_configured`.
+    ///
     /// ```
     /// let b = dingtalk_login::DingTalkLogin::builder().public_url("https://app.example.com");
     /// # let _ = b;
     /// ```
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
         self.public_url = Some(url.into());
+        self
+    }
+
+    /// The base URL of DingTalk's web login page, where `GET /auth/dingtalk/web` sends the
+    /// browser (`{login_url}/oauth2/auth?..`). Default `https://login.dingtalk.com`.
+    ///
+    /// ```
+    /// let b = dingtalk_login::DingTalkLogin::builder().login_url("http://127.0.0.1:8080");
+    /// # let _ = b;
+    /// ```
+    pub fn login_url(mut self, url: impl Into<String>) -> Self {
+        self.login_url = url.into();
+        self
+    }
+
+    /// Sends a browser to the web login instead of answering 401: a `GET` without a valid
+    /// session whose `Accept` names `text/html` and not `application/json` (a page
+    /// navigation, not a `fetch`) is answered 302 to `/auth/dingtalk/web?next=<path and
+    /// query>` by every guard and extractor that would have answered 401. APIs keep their 401.
+    /// Only when web login is configured ([`public_url`](Self::public_url)). Default off.
+    ///
+    /// ```
+    /// let b = dingtalk_login::DingTalkLogin::builder()
+    ///     .public_url("https://app.example.com")
+    ///     .redirect_html_to_web_login(true);
+    /// # let _ = b;
+    /// ```
+    pub fn redirect_html_to_web_login(mut self, on: bool) -> Self {
+        self.redirect_html = on;
         self
     }
 
@@ -453,11 +493,19 @@ impl ConfigBuilder {
     pub fn build(self) -> Result<DingTalkLogin, ConfigError> {
         let oapi = parse_base_url("oapi_url", &self.oapi_url)?;
         let api = parse_base_url("api_url", &self.api_url)?;
-        let public_origin = self
+        let login_url = parse_base_url("login_url", &self.login_url)?;
+        let public_url = self
             .public_url
             .as_deref()
-            .map(|u| parse_base_url("public_url", u).map(|u| origin_of(&u)))
+            .map(|u| parse_base_url("public_url", u))
             .transpose()?;
+        let public_origin = public_url.as_deref().map(origin_of);
+        // The web login presents the app's own credentials; an app whose token comes from a
+        // `token_source` (an ISV corp token) has none to present.
+        let web_client = match (&self.token_source, &self.app_key, &self.app_secret) {
+            (None, Some(key), Some(secret)) => Some((key.clone(), secret.clone())),
+            _ => None,
+        };
         if self.session_ttl.is_zero() {
             return Err(ConfigError::Invalid {
                 name: "session_ttl",
@@ -524,6 +572,13 @@ impl ConfigBuilder {
             tickets,
             clock: self.clock.clone(),
         };
+        let web = WebLogin {
+            public_url,
+            login_url,
+            client: web_client,
+            corp_id: jsapi.corp_id.clone(),
+            redirect_html: self.redirect_html,
+        };
         Ok(DingTalkLogin::from_parts(
             client,
             transport,
@@ -533,6 +588,7 @@ impl ConfigBuilder {
             self.enrich,
             jsapi,
             public_origin,
+            web,
         ))
     }
 }

@@ -8,7 +8,8 @@
 //! |---|---|
 //! | 400 | `missing_code`, `invalid_code`, `invalid_state`, `invalid_mobile`, `invalid_url` |
 //! | 401 | `code_rejected`, `code_replayed`, `unauthenticated` |
-//! | 403 | `forbidden`, `cross_site_request` |
+//! | 302 | `login_required` (a browser page without a session, with web login's HTML redirect on) |
+//! | 403 | `forbidden`, `cross_site_request`, `not_a_member` |
 //! | 404 | `user_not_found` |
 //! | 408 | `request_timeout` (a login body that did not arrive in time) |
 //! | 429 | `too_many_requests` (with `Retry-After`) |
@@ -204,6 +205,20 @@ pub enum Error {
     /// The application is wired wrongly (e.g. an extractor without its layer).
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// The person who logged in on DingTalk's web login page is not an employee of this
+    /// organisation: an external contact (`contact_type` 1) or unknown to it (60121).
+    #[error("not a member of the organisation: {0}")]
+    NotAMember(Box<UpstreamDetail>),
+    /// A browser page was asked for without a valid session: the answer is a redirect to the
+    /// web login (see `ConfigBuilder::redirect_html_to_web_login`). APIs get
+    /// [`Error::Unauthenticated`] instead.
+    #[error("login required: {why:?}")]
+    LoginRequired {
+        /// Why the session was refused.
+        why: SessionRejection,
+        /// Where the browser is sent: the web login's start route with `next`.
+        location: String,
+    },
 }
 
 impl Error {
@@ -218,7 +233,8 @@ impl Error {
             Self::CodeRejected(_) | Self::CodeReplayed | Self::Unauthenticated(_) => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::Forbidden | Self::CrossSiteRequest => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CrossSiteRequest | Self::NotAMember(_) => StatusCode::FORBIDDEN,
+            Self::LoginRequired { .. } => StatusCode::FOUND,
             Self::UserNotFound(_) => StatusCode::NOT_FOUND,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -253,6 +269,8 @@ impl Error {
             Self::RequestTimeout => "request_timeout",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Internal(_) => "internal_error",
+            Self::NotAMember(_) => "not_a_member",
+            Self::LoginRequired { .. } => "login_required",
         }
     }
 
@@ -287,6 +305,12 @@ impl Error {
             Self::RequestTimeout => "the request body did not arrive in time".into(),
             Self::TooManyRequests { .. } => "too many login attempts; try again later".into(),
             Self::Internal(why) => format!("internal error: {why}"),
+            Self::NotAMember(_) => {
+                "this DingTalk account is not an employee of the organisation".into()
+            }
+            Self::LoginRequired { why, .. } => {
+                format!("{}; log in with DingTalk first", why.describe())
+            }
         }
     }
 
@@ -336,7 +360,8 @@ impl Error {
             | Self::UserNotFound(d)
             | Self::UpstreamError(d)
             | Self::UpstreamTimeout(d)
-            | Self::UpstreamUnavailable { detail: d, .. } => Some(d),
+            | Self::UpstreamUnavailable { detail: d, .. }
+            | Self::NotAMember(d) => Some(d),
             Self::InvalidMobile(d) => d.as_deref(),
             _ => None,
         }

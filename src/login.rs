@@ -16,8 +16,13 @@ use crate::enrich::EnrichHook;
 use crate::error::Error;
 use crate::jsapi::Jsapi;
 use crate::metrics;
+use crate::secret::AppSecret;
 use crate::session::{Claims, CookieSettings, SessionCodec};
 use crate::store::{CodeClaim, ReplayGuard};
+
+/// What [`Error::NotConfigured`] names when the web login lacks its public URL (or the app's
+/// own key and secret).
+pub(crate) const WEB_LOGIN: &str = "web login (the public URL)";
 
 /// The login service: holds the DingTalk client, the session codec and the stores. Cheap to
 /// clone (an `Arc`).
@@ -44,6 +49,7 @@ pub struct DingTalkLogin {
 
 struct Inner {
     client: DingTalkClient,
+    #[cfg_attr(not(feature = "directory"), allow(dead_code))]
     transport: Transport,
     sessions: SessionCodec,
     replay: Arc<dyn ReplayGuard>,
@@ -51,6 +57,31 @@ struct Inner {
     enrich: Option<EnrichHook>,
     jsapi: Jsapi,
     public_origin: Option<String>,
+    web: WebLogin,
+}
+
+/// The browser (web, QR code) login's settings, from the builder.
+#[derive(Debug, Clone)]
+pub(crate) struct WebLogin {
+    /// The app's public URL, without a trailing `/`: web login is on only with it.
+    pub(crate) public_url: Option<String>,
+    /// DingTalk's login page base, without a trailing `/`.
+    pub(crate) login_url: String,
+    /// The app key and secret (`clientId`, `clientSecret`); none with a custom token source.
+    pub(crate) client: Option<(String, AppSecret)>,
+    /// The organisation the login page is limited to, when configured.
+    pub(crate) corp_id: Option<String>,
+    /// Whether guards send a browser page without a session to the web login.
+    pub(crate) redirect_html: bool,
+}
+
+impl WebLogin {
+    /// The public URL and the app key, when web login can run.
+    pub(crate) fn configured(&self) -> Option<(&str, &str, &AppSecret)> {
+        let public = self.public_url.as_deref()?;
+        let (key, secret) = self.client.as_ref()?;
+        Some((public, key, secret))
+    }
 }
 
 impl fmt::Debug for DingTalkLogin {
@@ -127,6 +158,7 @@ impl DingTalkLogin {
         enrich: Option<EnrichHook>,
         jsapi: Jsapi,
         public_origin: Option<String>,
+        web: WebLogin,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -138,6 +170,7 @@ impl DingTalkLogin {
                 enrich,
                 jsapi,
                 public_origin,
+                web,
             }),
         }
     }
@@ -181,12 +214,69 @@ impl DingTalkLogin {
         claim.keep();
         metrics::login_userid(&user.userid);
         // After the exchange the code is spent at DingTalk: an enrichment failure keeps the claim.
+        self.issue(user, "dingtalk login").await
+    }
+
+    /// Logs a user in with a web (QR code) login's `authCode`, into the same session as
+    /// [`login`](Self::login).
+    ///
+    /// The code is claimed in the replay guard first, exactly as a silent code. Then the
+    /// user's token (`userAccessToken`), who they are (`users/me`), whether they are an
+    /// employee (`getbyunionid`: an external contact or an unknown account is
+    /// [`Error::NotAMember`]) and their admin level. The claim is released only when
+    /// `userAccessToken` failed without refusing the code; after it the code is spent at
+    /// DingTalk, and any failure fails the login (never a silent level 0).
+    pub(crate) async fn web_login(&self, code: &AuthCode) -> Result<Login, Error> {
+        let (_, client_id, client_secret) = self
+            .inner
+            .web
+            .configured()
+            .ok_or(Error::NotConfigured(WEB_LOGIN))?;
+        let client = &self.inner.client;
+        let claim = ClaimGuard {
+            replay: &self.inner.replay,
+            claim: Some(self.inner.replay.claim(code).await?),
+        };
+        // Dropped before the exchange finished (a client that went away): released, as in
+        // `login`.
+        let user_token = match client
+            .user_access_token(client_id, client_secret, code)
+            .await
+        {
+            Ok(token) => token,
+            Err(e) => {
+                if matches!(e, Error::CodeRejected(_)) {
+                    claim.keep();
+                } else {
+                    claim.release().await;
+                }
+                return Err(e);
+            }
+        };
+        // The code is spent at DingTalk now: whatever follows keeps the claim.
+        claim.keep();
+        let me = client.users_me(&user_token).await?;
+        let userid = client.get_by_unionid(&me.union_id).await?;
+        metrics::login_userid(&userid);
+        // The level and the name, live: a failure fails the login, never a silent level 0.
+        // A user DingTalk stopped knowing between the two calls is no member either.
+        let live = self.lookup_user(&userid).await.map_err(|e| match e {
+            Error::UserNotFound(d) => Error::NotAMember(d),
+            e => e,
+        })?;
+        let mut user = DingTalkUser::new(userid, live.name.unwrap_or(me.nick), live.sys_level);
+        user.unionid = Some(me.union_id);
+        self.issue(user, "dingtalk web login").await
+    }
+
+    /// Enriches and signs the session of a user DingTalk vouched for.
+    async fn issue(&self, user: DingTalkUser, what: &'static str) -> Result<Login, Error> {
         let ext = match &self.inner.enrich {
             Some(hook) => hook.run(&user).await?,
             None => Map::new(),
         };
         let (token, claims) = self.inner.sessions.issue(&user, ext)?;
-        tracing::info!(userid = %user.userid.escape_debug(), sys_level = %user.sys_level, "dingtalk login");
+        tracing::info!(userid = %user.userid.escape_debug(), sys_level = %user.sys_level, "{what}");
         Ok(Login {
             token,
             expires_at: claims.exp,
@@ -251,6 +341,12 @@ impl DingTalkLogin {
         self.inner.public_origin.as_deref()
     }
 
+    /// The web login's settings.
+    pub(crate) fn web(&self) -> &WebLogin {
+        &self.inner.web
+    }
+
+    #[cfg_attr(not(feature = "directory"), allow(dead_code))]
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner.transport
     }

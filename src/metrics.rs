@@ -42,11 +42,11 @@ pub(crate) const STORE_ERRORS: &str = "dingtalk_login_store_errors_total";
 /// being `ok` or the error code the attempt was answered with ([`Error::code`]).
 ///
 /// `method` is `"code"` (the silent login: `POST`/`GET /auth/dingtalk`,
-/// [`crate::DingTalkLogin::login`]) or `"web"` (the browser login). Call it exactly once per
-/// attempt, at the place that decides the answer, so refusals before the exchange
-/// (`cross_site_request`, `too_many_requests`, `invalid_code`, ...) count too. The
-/// browser-login route records itself with `metrics::login("web", &result)`, or wraps its
-/// work in [`observe_login`]`("web", ..)`, which also opens the login span.
+/// [`crate::DingTalkLogin::login`]) or `"web"` (the browser login's callback,
+/// `GET /auth/dingtalk/web/callback`). Call it exactly once per attempt, at the place that
+/// decides the answer, so refusals before the exchange (`cross_site_request`,
+/// `too_many_requests`, `invalid_state`, `invalid_code`, ...) count too; the routes do so
+/// through [`observe_login`], which also opens the login span.
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
 #[inline]
 pub(crate) fn login<T>(method: &'static str, result: &Result<T, Error>) {

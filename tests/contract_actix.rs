@@ -59,3 +59,4 @@ hardening_contract_tests!(start);
 harden_contract_tests!(start);
 harden2_contract_tests!(start);
 jsapi_contract_tests!(start);
+weblogin_contract_tests!(start);

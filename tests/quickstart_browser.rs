@@ -1,4 +1,6 @@
-//! The quickstart page in headless Chromium: click "log in as admin", see the admin answer.
+//! The quickstart page in headless Chromium: click "log in as admin", see the admin answer;
+//! click "log in from a browser", pick a person on the fake DingTalk's login page, land on
+//! `/me`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them), so it is
 //! `#[ignore]`d: `cargo test -- --include-ignored` runs it and fails without chromedriver.
@@ -153,10 +155,62 @@ async fn checks(client: Client, base: String) {
     );
     assert!(me.contains(r#""userid": "employee""#), "/me: {me}");
 
+    web_login(&client, &base).await;
+
     if let Some(path) = std::env::var_os("QUICKSTART_SCREENSHOT") {
         log_in(&client, "#login-admin").await;
         std::fs::write(path, client.screenshot().await.unwrap()).unwrap();
     }
+}
+
+/// The third button: DingTalk's web login page (the fake's), the employee picked there, and
+/// back through the callback to `/me`, as the browser follows every redirect itself.
+async fn web_login(client: &Client, base: &str) {
+    client.goto(&format!("{base}/")).await.unwrap();
+    client
+        .find(Locator::Css("#login-web"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let pick = client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#pick-employee"))
+        .await
+        .expect("the fake DingTalk's login page lists the employee");
+    assert!(
+        !client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .starts_with(base),
+        "the login page is DingTalk's (the fake's), not the app's"
+    );
+    pick.click().await.unwrap();
+    let body = client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("body"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut url = client.current_url().await.unwrap();
+    while url.path() != "/me" && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        url = client.current_url().await.unwrap();
+    }
+    assert_eq!(url.as_str(), format!("{base}/me"), "lands on /me");
+    let text = client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap_or(body)
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(r#""userid":"employee""#), "/me: {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -63,8 +63,13 @@ pub struct AppEnv {
     pub redis_url: Option<String>,
     /// `DINGTALK_API_URL`, default `https://api.dingtalk.com` (the new-style API).
     pub api_url: Option<String>,
-    /// `PUBLIC_URL`: the app's public URL; its origin is the one the JSAPI route signs for.
+    /// `PUBLIC_URL`: the app's public URL; its origin is the one the JSAPI route signs for,
+    /// and it turns the browser (web, QR code) login on: DingTalk sends the browser back to
+    /// `{PUBLIC_URL}/auth/dingtalk/web/callback`. Unset: `/auth/dingtalk/web` and its callback
+    /// answer 503 `not_configured`.
     pub public_url: Option<String>,
+    /// `DINGTALK_LOGIN_URL`, default `https://login.dingtalk.com` (DingTalk's web login page).
+    pub login_url: Option<String>,
     /// `DINGTALK_TOKEN_API`: `oapi` (default, `gettoken`) or `v1` (`/v1.0/oauth2/accessToken`).
     pub token_api: TokenApi,
     /// `DINGTALK_AGENT_ID` and `DINGTALK_CORP_ID`: both unset, `/auth/dingtalk/jsapi`
@@ -128,6 +133,7 @@ impl fmt::Debug for AppEnv {
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
             .field("api_url", &self.api_url)
             .field("public_url", &self.public_url)
+            .field("login_url", &self.login_url)
             .field("token_api", &self.token_api)
             .field("agent_id", &self.agent_id)
             .field("corp_id", &self.corp_id)
@@ -309,6 +315,7 @@ impl AppEnv {
         Ok(Self {
             api_url: get("DINGTALK_API_URL"),
             public_url: get("PUBLIC_URL"),
+            login_url: get("DINGTALK_LOGIN_URL"),
             token_api,
             agent_id: get("DINGTALK_AGENT_ID"),
             corp_id: get("DINGTALK_CORP_ID"),
@@ -376,14 +383,20 @@ impl AppEnv {
             Some(stores) => stores.configure(builder),
             None => builder,
         };
+        // Pages behind a guard send a browser without a session to the web login (when
+        // PUBLIC_URL configures it); APIs keep their 401.
         let mut builder = builder
             .token_api(self.token_api)
-            .jsapi_sign_method(self.jsapi_sign_method);
+            .jsapi_sign_method(self.jsapi_sign_method)
+            .redirect_html_to_web_login(true);
         if let Some(url) = &self.api_url {
             builder = builder.api_url(url);
         }
         if let Some(url) = &self.public_url {
             builder = builder.public_url(url);
+        }
+        if let Some(url) = &self.login_url {
+            builder = builder.login_url(url);
         }
         if let Some(id) = &self.agent_id {
             builder = builder.agent_id(id);
@@ -418,6 +431,12 @@ impl AppEnv {
                     reason,
                 } => {
                     format!("PUBLIC_URL is not a valid http(s) URL: {reason}")
+                }
+                dingtalk_login::ConfigError::InvalidUrl {
+                    name: "login_url",
+                    reason,
+                } => {
+                    format!("DINGTALK_LOGIN_URL is not a valid http(s) URL: {reason}")
                 }
                 other => format!("invalid configuration: {other}"),
             })

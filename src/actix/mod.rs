@@ -53,15 +53,13 @@ mod middleware;
 mod routes;
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::Error;
 use crate::login::DingTalkLogin;
-use crate::session::Claims;
-use crate::web::{session_token, Reply, RequestHead, SessionOutcome};
+use crate::web::{check_session, Reply, RequestHead, SessionOutcome};
 
 pub use middleware::{RequireSysLevel, RequireSysLevelMiddleware};
 pub use routes::routes;
@@ -82,8 +80,7 @@ fn session(req: &HttpRequest) -> Option<SessionOutcome> {
         return Some(outcome);
     }
     let login = registered_login(req)?;
-    let outcome: Result<Arc<Claims>, Error> =
-        session_token(req, &login.cookie_settings().name).and_then(|token| login.verify(&token));
+    let outcome = check_session(login, req);
     req.extensions_mut().insert(Checked(outcome.clone()));
     Some(outcome)
 }

@@ -16,8 +16,8 @@ use crate::dingtalk::transport::{
     judge_api, judge_oapi, parse_payload, CallError, Transport, Verdict,
 };
 use crate::dingtalk::wire::{list_or_json_string, DingTalkUser};
-use crate::error::Error;
-use crate::secret::AccessToken;
+use crate::error::{Error, UpstreamDetail};
+use crate::secret::{AccessToken, AppSecret};
 
 /// A client for DingTalk's OAPI calls that need an access token.
 ///
@@ -244,6 +244,92 @@ impl DingTalkClient {
         .await
     }
 
+    /// Exchanges a web (QR) login's `authCode` for the user's own access token:
+    /// `POST {api}/v1.0/oauth2/userAccessToken` with the app's credentials and the code in a
+    /// JSON body (no app token is involved).
+    ///
+    /// `invalidClientIdOrSecret` is [`Error::UpstreamError`] (the app is misconfigured); any
+    /// other refusal with a 4xx status but 429 is [`Error::CodeRejected`].
+    pub(crate) async fn user_access_token(
+        &self,
+        client_id: &str,
+        client_secret: &AppSecret,
+        code: &AuthCode,
+    ) -> Result<UserToken, Error> {
+        let url = format!("{}/v1.0/oauth2/userAccessToken", self.api);
+        let body = json!({
+            "clientId": client_id,
+            "clientSecret": client_secret.expose(),
+            "code": code.as_str(),
+            "grantType": "authorization_code",
+        });
+        let value = self
+            .call_api("user_access_token", |http| http.post(&url).json(&body))
+            .await
+            .map_err(|e| match e {
+                Error::UpstreamError(d)
+                    if d.http_status
+                        .is_some_and(|s| (400..500).contains(&s) && s != 429)
+                        && d.sub_code.as_deref() != Some(INVALID_CLIENT) =>
+                {
+                    Error::CodeRejected(d)
+                }
+                e => e,
+            })?;
+        let answer: UserTokenAnswer = parse_payload("user_access_token", &value)?;
+        Ok(UserToken {
+            token: AccessToken::new(answer.access_token),
+        })
+    }
+
+    /// Who a user token belongs to: `GET {api}/v1.0/contact/users/me` with the user's token
+    /// in `x-acs-dingtalk-access-token`.
+    pub(crate) async fn users_me(&self, user: &UserToken) -> Result<Me, Error> {
+        let url = format!("{}/v1.0/contact/users/me", self.api);
+        let value = self
+            .call_api("users_me", |http| {
+                http.get(&url).header(API_TOKEN_HEADER, user.token.expose())
+            })
+            .await?;
+        parse_payload("users_me", &value)
+    }
+
+    /// The organisation's view of a DingTalk account: `POST {oapi}/topapi/user/getbyunionid`
+    /// with `{"unionid"}`. Only an employee (`contact_type` 0) is a member; an external contact
+    /// (1) or an account the organisation does not know (60121) is [`Error::NotAMember`].
+    pub(crate) async fn get_by_unionid(&self, unionid: &str) -> Result<String, Error> {
+        let body = json!({ "unionid": unionid });
+        let value = self
+            .post_oapi("getbyunionid", "/topapi/user/getbyunionid", &body)
+            .await
+            .map_err(|e| match e {
+                Error::UpstreamError(d) if d.errcode == Some(errcode::MOBILE_NOT_FOUND) => {
+                    Error::NotAMember(d)
+                }
+                e => e,
+            })?;
+        let found: ByUnionId = parse_payload("getbyunionid", result(&value))?;
+        if found.contact_type != 0 {
+            let mut detail = UpstreamDetail::api("getbyunionid");
+            detail.errmsg = Some(format!(
+                "contact_type {} (not an employee)",
+                found.contact_type
+            ));
+            return Err(Error::NotAMember(Box::new(detail)));
+        }
+        Ok(found.userid)
+    }
+
+    /// One new-style API call made without the app token (the caller puts whatever
+    /// credentials the endpoint takes into the request), judged like every new-style call.
+    async fn call_api(
+        &self,
+        api: &'static str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<Value, Error> {
+        Ok(self.transport.call(api, build, judge_api).await?)
+    }
+
     /// One call with the app token; a refused token is dropped (if still cached), refetched
     /// and the call retried once.
     async fn with_token(
@@ -265,6 +351,43 @@ impl DingTalkClient {
             other => Ok(other?),
         }
     }
+}
+
+/// The new-style API's code for a wrong app key or secret.
+const INVALID_CLIENT: &str = "invalidClientIdOrSecret";
+
+/// A user's own access token from a web login. Its `Debug` is redacted.
+#[derive(Debug)]
+pub(crate) struct UserToken {
+    token: AccessToken,
+}
+
+/// `userAccessToken`'s answer (`refreshToken`, `expireIn` and `corpId` are not needed).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserTokenAnswer {
+    access_token: String,
+}
+
+/// `users/me`'s answer: who logged in on DingTalk's web login page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Me {
+    /// The DingTalk nickname: the name when the organisation has none.
+    #[serde(default)]
+    pub nick: String,
+    /// The account's id across DingTalk.
+    pub union_id: String,
+}
+
+/// `getbyunionid`'s `result`; `contact_type` may arrive as a string.
+#[serde_with::serde_as]
+#[derive(Deserialize)]
+struct ByUnionId {
+    userid: String,
+    #[serde_as(as = "serde_with::PickFirst<(_, serde_with::DisplayFromStr)>")]
+    #[serde(default)]
+    contact_type: i64,
 }
 
 /// The header the new-style API takes the access token in.

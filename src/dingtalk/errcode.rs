@@ -26,6 +26,7 @@ pub const INVALID_MOBILE: i64 = 40104;
 /// No user with that mobile number, or (`user/get`) no such user in the organisation.
 pub const MOBILE_NOT_FOUND: i64 = 60121;
 /// No such user (employee-info service).
+#[cfg(feature = "directory")]
 pub const USER_NOT_FOUND: i64 = 60111;
 /// Flow-control errcodes: the app or the platform is over its rate.
 pub const RATE_LIMITED: [i64; 5] = [90002, 90005, 90006, 90018, 90019];

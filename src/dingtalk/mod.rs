@@ -22,6 +22,8 @@ pub use wire::DingTalkUser;
 
 /// DingTalk's new-style API host (the default).
 pub(crate) const API_CHINA: &str = "https://api.dingtalk.com";
+/// DingTalk's web login page host (the default).
+pub(crate) const LOGIN_CHINA: &str = "https://login.dingtalk.com";
 /// DingTalk's OAPI host for mainland China (the default).
 pub(crate) const OAPI_CHINA: &str = "https://oapi.dingtalk.com";
 /// DingTalk's international OAPI host, as in DingTalk's own examples.

@@ -214,6 +214,27 @@ impl SessionCodec {
         )
     }
 
+    /// Signs `value` (anything but a session: a short-lived token such as the web login's
+    /// state) with the session key, so every instance sharing the key can check it.
+    pub(crate) fn sign_value(&self, value: &impl serde::Serialize) -> Result<String, Error> {
+        let mut header = Header::new(self.signing.verifying.alg.jwt());
+        header.kid = self.signing.verifying.kid.clone();
+        jsonwebtoken::encode(&header, value, &self.signing.encoding)
+            .map_err(|_| Error::Internal("could not sign a token"))
+    }
+
+    /// Checks the signature of a token made by [`sign_value`](Self::sign_value) and parses
+    /// its payload; `None` when either fails. Its meaning (type, expiry) is the caller's.
+    pub(crate) fn verify_value<T: serde::de::DeserializeOwned>(&self, token: &str) -> Option<T> {
+        let payload = verifier::verified_payload(&self.keys, token).ok()?;
+        serde_json::from_slice(&payload).ok()
+    }
+
+    /// Now, by the codec's clock (Unix seconds).
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.unix()
+    }
+
     /// The revocation store.
     pub fn revocation(&self) -> &Arc<dyn Revocation> {
         &self.revocation

@@ -102,6 +102,19 @@ pub(crate) fn decode(
     issuer: Option<&str>,
     audience: Option<&str>,
 ) -> Result<Claims, Error> {
+    let payload = verified_payload(keys, token)?;
+    let claims: Claims = serde_json::from_slice(&payload).map_err(|_| INVALID)?;
+    if issuer.is_some_and(|iss| claims.iss.as_deref() != Some(iss)) {
+        return Err(INVALID);
+    }
+    if audience.is_some_and(|aud| claims.aud.as_deref() != Some(aud)) {
+        return Err(INVALID);
+    }
+    Ok(claims)
+}
+
+/// Checks a token's structure, header, key and signature, and returns its payload's bytes.
+pub(crate) fn verified_payload(keys: &[PreparedKey], token: &str) -> Result<Vec<u8>, Error> {
     let (message, signature) = token.rsplit_once('.').ok_or(INVALID)?;
     let (header_b64, payload_b64) = message.split_once('.').ok_or(INVALID)?;
     if payload_b64.contains('.') {
@@ -125,15 +138,7 @@ pub(crate) fn decode(
     {
         return Err(INVALID);
     }
-    let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| INVALID)?;
-    let claims: Claims = serde_json::from_slice(&payload).map_err(|_| INVALID)?;
-    if issuer.is_some_and(|iss| claims.iss.as_deref() != Some(iss)) {
-        return Err(INVALID);
-    }
-    if audience.is_some_and(|aud| claims.aud.as_deref() != Some(aud)) {
-        return Err(INVALID);
-    }
-    Ok(claims)
+    URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| INVALID)
 }
 
 /// Tokens already verified, by the exact token bytes, so a repeat costs a hash, a compare

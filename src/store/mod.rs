@@ -8,6 +8,7 @@ mod revocation;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 
+#[cfg(feature = "redis")]
 pub(crate) use replay::CODE_LIFETIME;
 pub use replay::{CodeClaim, MemoryReplayGuard, ReplayGuard};
 pub use revocation::{MemoryRevocation, Revocation};

@@ -28,6 +28,14 @@ pub enum Endpoint {
     GetJsapiTicket,
     /// `POST /v1.0/oauth2/jsapiTickets`: a JSAPI ticket (new-style API).
     JsapiTicketsV1,
+    /// `GET /oauth2/auth`: DingTalk's web (QR code) login page.
+    LoginPage,
+    /// `POST /v1.0/oauth2/userAccessToken`: a web login's `authCode` for the user's token.
+    UserAccessToken,
+    /// `GET /v1.0/contact/users/me`: who a user token belongs to.
+    UsersMe,
+    /// `POST /topapi/user/getbyunionid`: the organisation's `userid` for a `unionid`.
+    GetByUnionId,
     /// `POST /topapi/user/listadmin`: the super admins (1) and sub admins (2).
     ListAdmin,
     /// `POST /topapi/v2/user/get`: one user's details (`name`, `boss`, ...) by `userid`.
@@ -47,6 +55,10 @@ impl Endpoint {
             (&Method::POST, "/v1.0/oauth2/accessToken") => Some(Self::AccessTokenV1),
             (&Method::GET, "/get_jsapi_ticket") => Some(Self::GetJsapiTicket),
             (&Method::POST, "/v1.0/oauth2/jsapiTickets") => Some(Self::JsapiTicketsV1),
+            (&Method::GET, "/oauth2/auth") => Some(Self::LoginPage),
+            (&Method::POST, "/v1.0/oauth2/userAccessToken") => Some(Self::UserAccessToken),
+            (&Method::GET, "/v1.0/contact/users/me") => Some(Self::UsersMe),
+            (&Method::POST, "/topapi/user/getbyunionid") => Some(Self::GetByUnionId),
             (&Method::POST, "/topapi/user/listadmin") => Some(Self::ListAdmin),
             (&Method::POST, "/topapi/v2/user/get") => Some(Self::UserGet),
             _ => None,

@@ -29,6 +29,7 @@ use super::quirks::Quirks;
 use super::state::{Directory, State, TokenRejection};
 use super::top::{self, FakeAccount, FakeTop};
 use super::users::FakeUser;
+use super::weblogin::{self, Relation};
 use crate::clock::{Clock, SystemClock};
 
 /// The largest request body the fake reads; DingTalk's requests are tiny.
@@ -203,6 +204,38 @@ impl FakeDingTalk {
         })
     }
 
+    /// Mints a web (QR code) login's `authCode` for `userid`, as DingTalk's login page hands
+    /// the browser when that person signs in: redeemable once with `userAccessToken`, within
+    /// five minutes of now by the fake's clock. `userid` may be an employee, an external
+    /// contact or an outsider.
+    ///
+    /// # Panics
+    ///
+    /// If the fake knows nobody with this `userid`.
+    pub fn mint_web_code(&self, userid: &str) -> String {
+        let code = self.lock().mint_web_code(userid);
+        code.unwrap_or_else(|| {
+            panic!("FakeDingTalk::mint_web_code: no account {userid:?}; add it first")
+        })
+    }
+
+    /// Adds an external contact of the organisation: they can sign in on the web login page,
+    /// and `getbyunionid` reports them with `contact_type` 1.
+    pub fn add_external_contact(&self, user: FakeUser) {
+        self.lock().web.add(user, Relation::ExternalContact);
+    }
+
+    /// Adds a DingTalk account the organisation does not know: it can sign in on the web
+    /// login page, and `getbyunionid` answers 60121 for it.
+    pub fn add_outsider(&self, user: FakeUser) {
+        self.lock().web.add(user, Relation::Outsider);
+    }
+
+    /// The `corpId` `userAccessToken` reports.
+    pub fn corp_id(&self) -> &'static str {
+        weblogin::FAKE_CORP_ID
+    }
+
     /// The access token `gettoken` would hand out now, or `None` if it would mint a new one
     /// (none issued yet, or the last one expired or was invalidated).
     pub fn current_token(&self) -> Option<String> {
@@ -325,6 +358,7 @@ pub struct FakeDingTalkBuilder {
     employees: Vec<FakeEmployee>,
     suite: FakeSuite,
     jsapi_ticket_ttl: Option<Duration>,
+    others: Vec<(FakeUser, Relation)>,
 }
 
 impl Default for FakeDingTalkBuilder {
@@ -342,6 +376,7 @@ impl Default for FakeDingTalkBuilder {
             employees: Vec::new(),
             suite: FakeSuite::default(),
             jsapi_ticket_ttl: None,
+            others: Vec::new(),
         }
     }
 }
@@ -383,6 +418,18 @@ impl FakeDingTalkBuilder {
     /// earlier one.
     pub fn user(mut self, user: FakeUser) -> Self {
         self.users.push(user);
+        self
+    }
+
+    /// Adds an external contact (see [`FakeDingTalk::add_external_contact`]).
+    pub fn external_contact(mut self, user: FakeUser) -> Self {
+        self.others.push((user, Relation::ExternalContact));
+        self
+    }
+
+    /// Adds an account the organisation does not know (see [`FakeDingTalk::add_outsider`]).
+    pub fn outsider(mut self, user: FakeUser) -> Self {
+        self.others.push((user, Relation::Outsider));
         self
     }
 
@@ -456,6 +503,9 @@ impl FakeDingTalkBuilder {
         );
         if let Some(ttl) = self.jsapi_ticket_ttl {
             state.set_jsapi_ticket_ttl(ttl);
+        }
+        for (user, relation) in self.others {
+            state.web.add(user, relation);
         }
         let state = Arc::new(Mutex::new(state));
         let server = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
@@ -570,6 +620,10 @@ async fn handle(
         Endpoint::AccessTokenV1 => jsapi::access_token(&mut state, &params),
         Endpoint::GetJsapiTicket => jsapi::get_jsapi_ticket(&mut state, &params),
         Endpoint::JsapiTicketsV1 => jsapi::jsapi_tickets(&mut state, header_token),
+        Endpoint::LoginPage => weblogin::login_page(&mut state, parts.uri.query(), &params),
+        Endpoint::UserAccessToken => weblogin::user_access_token(&mut state, content_type, &params),
+        Endpoint::UsersMe => weblogin::users_me(&state, header_token),
+        Endpoint::GetByUnionId => weblogin::getbyunionid(&state, &params),
         Endpoint::ListAdmin => contact::listadmin(&state, &params),
         Endpoint::UserGet => contact::user_get(&state, &params),
     };
@@ -589,6 +643,20 @@ fn response(reply: Reply, quirks: Quirks) -> Response<Full<Bytes>> {
             Bytes::from_static(body.as_bytes()),
         ),
         Reply::Xml { status, body } => (status, "text/xml; charset=utf-8", Bytes::from(body)),
+        Reply::Html { status, body } => (status, "text/html; charset=utf-8", Bytes::from(body)),
+        Reply::Redirect { location } => {
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = StatusCode::FOUND;
+            match HeaderValue::try_from(location) {
+                Ok(location) => {
+                    response
+                        .headers_mut()
+                        .insert(http::header::LOCATION, location);
+                }
+                Err(_) => *response.status_mut() = StatusCode::BAD_REQUEST,
+            }
+            return response;
+        }
     };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;

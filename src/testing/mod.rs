@@ -13,6 +13,10 @@
 //! | `POST /v1.0/oauth2/accessToken` (`{"appKey","appSecret"}`) | `{accessToken, expireIn}`: the same token `gettoken` hands out; HTTP 400 `invalidClientIdOrSecret` for wrong credentials |
 //! | `GET /get_jsapi_ticket?access_token=..` | `{ticket, expires_in}`: a new JSAPI ticket, replacing the previous one |
 //! | `POST /v1.0/oauth2/jsapiTickets` (token in `x-acs-dingtalk-access-token`) | `{jsapiTicket, expireIn}`, replacing the previous ticket; HTTP 401 `InvalidAuthentication` for a refused token |
+//! | `GET /oauth2/auth?redirect_uri=..&response_type=code&client_id=..&scope=..&state=..` | DingTalk's web login page (HTML) listing everyone who can sign in; `&pick=<userid>` redirects to `redirect_uri?authCode=..&state=..`, `&decline=1` to `redirect_uri?error=access_denied&state=..` |
+//! | `POST /v1.0/oauth2/userAccessToken` (JSON `{"clientId","clientSecret","code","grantType"}`) | `{accessToken, refreshToken, expireIn, corpId}` for a web authCode (five minutes, single use); HTTP 400 `invalidCode`, `invalidClientIdOrSecret`, or `invalidParameter` for a body that is not JSON |
+//! | `GET /v1.0/contact/users/me` (user token in `x-acs-dingtalk-access-token`) | `{nick, unionId, openId, avatarUrl, mobile, email, stateCode}`; HTTP 401 `InvalidAuthentication` |
+//! | `POST /topapi/user/getbyunionid?access_token=..` | `result: {contact_type, userid}`: 0 for an employee, 1 for an external contact; 60121 for an account the organisation does not know |
 //! | `POST /topapi/user/listadmin?access_token=..` (no body) | `result: [{userid, sys_level}]`: the super admins (1) and sub admins (2) |
 //! | `POST /topapi/v2/user/get?access_token=..` with `{"userid"}` | `result: {userid, unionid, name, boss, admin, active, ..}`; 60121 for nobody |
 //! | `POST /api/v1/getUser` (the employee-info service) | a [`FakeEmployee`]'s profile by `corpId` and `userId` (or `userid`); 60111 for nobody |
@@ -92,6 +96,7 @@ mod quirks;
 mod state;
 mod top;
 mod users;
+mod weblogin;
 
 pub use employee::FakeEmployee;
 pub use endpoint::Endpoint;

@@ -30,6 +30,10 @@ pub(super) enum Reply {
     },
     /// `text/xml; charset=utf-8`, as the TOP router answers `format=xml`.
     Xml { status: StatusCode, body: String },
+    /// `text/html; charset=utf-8`: the web login page.
+    Html { status: StatusCode, body: String },
+    /// 302 to `location`: the web login page sending the browser back.
+    Redirect { location: String },
 }
 
 /// An OAPI error answer: HTTP 200 with `errcode`, `errmsg` and `request_id`.

@@ -17,6 +17,7 @@ use super::isv::FakeSuite;
 use super::quirks::Quirks;
 use super::top::FakeTop;
 use super::users::FakeUser;
+use super::weblogin::FakeWeb;
 use crate::clock::Clock;
 
 /// How long a login code can be redeemed after it was minted ("valid for 5 minutes").
@@ -56,6 +57,8 @@ pub(super) struct State {
     pub(super) employees: FakeEmployees,
     /// The ISV suite `get_corp_token` checks against.
     pub(super) suite: FakeSuite,
+    /// Web logins: authCodes, user tokens, external contacts and outsiders.
+    pub(super) web: FakeWeb,
 }
 
 /// What the fake serves besides DingTalk's own login endpoints.
@@ -106,6 +109,7 @@ impl State {
             top: directory.top,
             employees: directory.employees,
             suite: directory.suite,
+            web: FakeWeb::default(),
         }
     }
 
@@ -122,6 +126,16 @@ impl State {
         app_secret: Option<&str>,
     ) -> bool {
         app_key == Some(self.app_key.as_str()) && app_secret == Some(self.app_secret.as_str())
+    }
+
+    /// Whether `app_key` is the app's key (the login page's `client_id`).
+    pub(super) fn credentials_client(&self, app_key: Option<&str>) -> bool {
+        app_key == Some(self.app_key.as_str())
+    }
+
+    /// Every employee, by `userid`.
+    pub(super) fn users(&self) -> impl Iterator<Item = &FakeUser> {
+        self.users.values()
     }
 
     /// Adds a user, replacing any user with the same `userid`.
@@ -256,7 +270,7 @@ impl State {
         if !self.users.contains_key(userid) {
             return None;
         }
-        let code = random_string(ALPHANUMERIC, 32);
+        let code = random_code();
         self.codes.insert(
             code.clone(),
             IssuedCode {
@@ -314,6 +328,11 @@ impl State {
 const HEX: &[u8] = b"0123456789abcdef";
 const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const LOWER_ALPHANUMERIC: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A random login code or token: 32 characters of `[A-Za-z0-9]`.
+pub(super) fn random_code() -> String {
+    random_string(ALPHANUMERIC, 32)
+}
 
 /// A random `request_id` shaped like DingTalk's (`5w82ciuur781`).
 pub(super) fn request_id() -> String {

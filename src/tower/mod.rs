@@ -72,7 +72,6 @@ pub(crate) struct Head<'a> {
     method: &'a Method,
     uri: &'a Uri,
     headers: &'a HeaderMap,
-    #[allow(dead_code)] // used by the browser-login and rate-limit routes
     extensions: &'a Extensions,
 }
 

@@ -104,8 +104,7 @@ where
             .routes
             .recognize(req.method().as_str(), req.uri().path())
         else {
-            let outcome = web::session_token(&Head::of(&req), &self.login.cookie_settings().name)
-                .and_then(|token| self.login.verify(&token));
+            let outcome = web::check_session(&self.login, &Head::of(&req));
             req.extensions_mut().insert(Attached(outcome));
             // Called here, synchronously: the service that was polled ready is the one called,
             // so no clone + `mem::replace` is needed.

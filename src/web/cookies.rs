@@ -12,7 +12,6 @@ use crate::session::{CookieSettings, SameSite};
 pub(crate) const STATE_COOKIE: &str = "dingtalk_state";
 
 /// The cookie of the browser (QR) login's signed state and `next` path.
-#[allow(dead_code)] // used by the browser-login and rate-limit routes
 pub(crate) const WEB_STATE_COOKIE: &str = "dingtalk_web_state";
 
 /// How long either state cookie lives: DingTalk's login page must be finished within it.

@@ -25,7 +25,6 @@ pub(crate) trait RequestHead {
     fn query(&self) -> Option<&str>;
 
     /// The path and query, as the client sent them (for a `next=` redirect).
-    #[allow(dead_code)] // used by the browser-login and rate-limit routes
     fn path_and_query(&self) -> &str;
 
     /// The socket peer's address, when the server provides it.
@@ -101,7 +100,6 @@ pub(crate) fn client_ip(req: &impl RequestHead, trust_forwarded_for: bool) -> Op
 
 /// Whether the client prefers an HTML page to JSON: its `Accept` names `text/html` and not
 /// `application/json` (what a browser's navigation sends, not what `fetch` sends).
-#[allow(dead_code)] // used by the browser-login and rate-limit routes
 pub(crate) fn prefers_html(req: &impl RequestHead) -> bool {
     req.header("accept").is_some_and(|accept| {
         let accept = accept.to_ascii_lowercase();

@@ -12,8 +12,11 @@
 //! | `GET /auth/dingtalk/state` | 200 `{state}` + the `dingtalk_state` cookie |
 //! | `POST /auth/logout` | 204; the session is revoked and its cookie cleared |
 //! | `GET /auth/dingtalk/jsapi?url=<page url>` | 200 `{agentId, corpId, timeStamp, nonceStr, signature, type: 0}` for `dd.config` ([`crate::jsapi`]) |
+//! | `GET /auth/dingtalk/web[?next=PATH]` | 302 to DingTalk's web (QR code) login page + the `dingtalk_web_state` cookie |
+//! | `GET /auth/dingtalk/web/callback?authCode&state` | 302 to `next` + session cookie, when `state` matches the cookie's |
 //!
-//! Paths and allowed origins come from [`LoginRoutes`].
+//! Paths and allowed origins come from [`LoginRoutes`]. The web login's two paths are fixed:
+//! the callback's URL is what the DingTalk developer console is told.
 
 mod authorize;
 mod cookies;
@@ -21,6 +24,7 @@ mod head;
 mod jsapi;
 mod limit;
 mod reply;
+mod weblogin;
 
 use std::future::Future;
 use std::num::NonZeroU32;
@@ -35,7 +39,9 @@ use crate::error::Error;
 use crate::login::{DingTalkLogin, Login};
 use crate::metrics;
 
-pub(crate) use authorize::{authorize, gate, SessionOutcome};
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) use authorize::authorize;
+pub(crate) use authorize::{gate, SessionOutcome};
 pub(crate) use head::{session_token, RequestHead};
 pub(crate) use reply::Reply;
 
@@ -182,6 +188,7 @@ impl LoginRoutes {
     }
 
     /// The route a request is for, if the crate answers it.
+    #[cfg(feature = "tower")]
     pub(crate) fn recognize(&self, method: &str, path: &str) -> Option<Route> {
         self.table()
             .into_iter()
@@ -199,6 +206,8 @@ impl LoginRoutes {
             ("GET", self.state.as_str(), Route::State),
             ("POST", self.logout.as_str(), Route::Logout),
             ("GET", self.jsapi.as_str(), Route::Jsapi),
+            ("GET", weblogin::WEB_LOGIN_PATH, Route::WebLogin),
+            ("GET", weblogin::WEB_CALLBACK_PATH, Route::WebCallback),
         ];
         #[cfg(feature = "testing")]
         if let Some(echo) = &self.echo {
@@ -254,6 +263,8 @@ pub(crate) enum Route {
     State,
     Logout,
     Jsapi,
+    WebLogin,
+    WebCallback,
     #[cfg(feature = "testing")]
     Echo,
 }
@@ -279,6 +290,8 @@ where
         Route::State => Ok(state(login)),
         Route::Logout => return logout(login, routes, head).await,
         Route::Jsapi => jsapi::jsapi_config(login, routes, head).await,
+        Route::WebLogin => return weblogin::start(login, head),
+        Route::WebCallback => return weblogin::callback(login, routes, head).await,
         #[cfg(feature = "testing")]
         Route::Echo => Ok(Reply::json(
             StatusCode::OK,
@@ -368,12 +381,44 @@ async fn redirect_exchange(
 
 /// 200 with the login JSON and the session cookie, living as long as the token.
 fn logged_in(login: &DingTalkLogin, session: Login) -> Reply {
+    let cookie = logged_in_cookie(login, &session);
+    Reply::json(StatusCode::OK, &session.to_json()).with_cookie(cookie)
+}
+
+/// The session cookie of a login, living as long as its token.
+fn logged_in_cookie(login: &DingTalkLogin, session: &Login) -> cookie::Cookie<'static> {
     let lifetime = session.expires_at.saturating_sub(session.claims.iat).max(0) as u64;
-    Reply::json(StatusCode::OK, &session.to_json()).with_cookie(cookies::session(
+    cookies::session(
         login.cookie_settings(),
-        session.token,
+        session.token.clone(),
         std::time::Duration::from_secs(lifetime),
-    ))
+    )
+}
+
+/// The session of a request the crate does not answer itself, for the guards and extractors:
+/// the Bearer token, else the session cookie, verified.
+///
+/// With [`redirect_html_to_web_login`](crate::ConfigBuilder::redirect_html_to_web_login) on
+/// and web login configured, a `GET` page navigation (`Accept` prefers `text/html`) without a
+/// valid session is [`Error::LoginRequired`]: whoever would answer 401 answers 302 to the web
+/// login instead, with the page as `next`.
+pub(crate) fn check_session(login: &DingTalkLogin, head: &impl RequestHead) -> SessionOutcome {
+    let outcome =
+        session_token(head, &login.cookie_settings().name).and_then(|token| login.verify(&token));
+    match outcome {
+        Err(Error::Unauthenticated(why))
+            if login.web().redirect_html
+                && login.web().configured().is_some()
+                && head.method() == "GET"
+                && head::prefers_html(head) =>
+        {
+            Err(Error::LoginRequired {
+                why,
+                location: weblogin::login_redirect(head.path_and_query()),
+            })
+        }
+        outcome => outcome,
+    }
 }
 
 fn state(login: &DingTalkLogin) -> Reply {

@@ -55,7 +55,6 @@ impl Reply {
     }
 
     /// A small HTML page that no cache keeps.
-    #[allow(dead_code)] // used by the browser-login and rate-limit routes
     pub(crate) fn html(status: StatusCode, body: String) -> Self {
         Self {
             status,
@@ -68,7 +67,6 @@ impl Reply {
     }
 
     /// 302 to `location`, uncached.
-    #[allow(dead_code)] // used by the browser-login and rate-limit routes
     pub(crate) fn redirect(location: &str) -> Self {
         let mut reply = Self::empty(StatusCode::FOUND);
         reply.headers.push(("location", location.to_owned()));
@@ -101,27 +99,36 @@ impl Reply {
             };
             reply.headers.push(("www-authenticate", value.into()));
         }
+        if let Error::LoginRequired { location, .. } = error {
+            reply.headers.push(("location", location.clone()));
+        }
         reply
     }
 
     /// [`error`](Self::error), or for a browser navigation (`Accept` prefers `text/html`) a
     /// small page with the same status and code and a link to start again at `retry`.
-    #[allow(dead_code)] // used by the browser-login and rate-limit routes
     pub(crate) fn error_page(error: &Error, html: bool, retry: &str) -> Self {
-        let mut reply = Self::error(error);
-        if html {
-            let page = format!(
-                "<!doctype html><meta charset=\"utf-8\"><title>Login failed</title>\
-                 <h1>Login failed</h1><p><code>{}</code>: {}</p>\
-                 <p><a href=\"{}\">Log in again</a></p>",
-                error.code(),
-                escape_html(&error.message()),
-                escape_html(retry),
-            );
-            reply.body = page;
-            reply.headers[0].1 = "text/html; charset=utf-8".into();
+        let reply = Self::error(error);
+        if !html {
+            return reply;
         }
-        reply
+        let page = format!(
+            "<!doctype html><meta charset=\"utf-8\"><title>Login failed</title>\
+             <h1>Login failed</h1><p><code>{}</code>: {}</p>\
+             <p><a href=\"{}\">Log in again</a></p>",
+            error.code(),
+            escape_html(&error.message()),
+            escape_html(retry),
+        );
+        let mut page = Self::html(reply.status, page);
+        // `Retry-After`, `WWW-Authenticate`, `Location`: everything but the body's own headers.
+        page.headers.extend(
+            reply
+                .headers
+                .into_iter()
+                .filter(|(name, _)| !matches!(*name, "content-type" | "cache-control")),
+        );
+        page
     }
 
     /// Adds a `Set-Cookie` header.
@@ -146,7 +153,6 @@ impl Reply {
     }
 }
 
-#[allow(dead_code)] // used by the browser-login and rate-limit routes
 fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -24,6 +24,8 @@ pub mod harden;
 pub mod harden2;
 #[macro_use]
 pub mod jsapi;
+#[macro_use]
+pub mod weblogin;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -163,7 +165,7 @@ pub fn set_cookie(headers: &HeaderMap, name: &str) -> String {
 }
 
 /// The cookie's attributes, lower-cased, without the `name=value` pair.
-fn attributes(set_cookie: &str) -> Vec<String> {
+pub fn attributes(set_cookie: &str) -> Vec<String> {
     set_cookie
         .split(';')
         .skip(1)
@@ -171,13 +173,13 @@ fn attributes(set_cookie: &str) -> Vec<String> {
         .collect()
 }
 
-fn has_attr(set_cookie: &str, attr: &str) -> bool {
+pub fn has_attr(set_cookie: &str, attr: &str) -> bool {
     attributes(set_cookie)
         .iter()
         .any(|a| a == &attr.to_ascii_lowercase())
 }
 
-fn attr_value(set_cookie: &str, name: &str) -> Option<String> {
+pub fn attr_value(set_cookie: &str, name: &str) -> Option<String> {
     attributes(set_cookie).into_iter().find_map(|a| {
         let (k, v) = a.split_once('=')?;
         (k.trim() == name.to_ascii_lowercase()).then(|| v.trim().to_owned())

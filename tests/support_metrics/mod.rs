@@ -77,6 +77,12 @@ macro_rules! metrics_tests {
         }
 
         #[tokio::test]
+        async fn web_logins_count_as_method_web() {
+            let _serial = support_metrics::SERIAL.lock().await;
+            support_metrics::web_logins($start).await;
+        }
+
+        #[tokio::test]
         async fn metrics_bind_unset_means_no_listener() {
             let _serial = support_metrics::SERIAL.lock().await;
             support_metrics::no_listener_without_metrics_bind($start).await;
@@ -467,6 +473,94 @@ where
     assert_eq!(moved(&s3, &s4, UPSTREAM, &upstream("ok")), 1.0);
     let ok_login = [("method", "code"), ("outcome", "ok")];
     assert_eq!(moved(&s3, &s4, LOGINS, &ok_login), 1.0);
+}
+
+/// The browser login's callback counts as `method="web"`: one ok login (with its
+/// `user_access_token`, `users_me` and `getbyunionid` attempts), one forged state.
+pub async fn web_logins<F, Fut>(start: F)
+where
+    F: Fn(Vec<(String, String)>) -> Fut,
+    Fut: Future<Output = App>,
+{
+    let fake = fake().await;
+    let url = fake.url();
+    let app = start(env(
+        &fake,
+        &[
+            ("PUBLIC_URL", "http://app.test"),
+            ("DINGTALK_API_URL", url.as_str()),
+            ("DINGTALK_LOGIN_URL", url.as_str()),
+            ("COOKIE_SECURE", "0"),
+        ],
+    ))
+    .await;
+    let base = app.base.as_str();
+    let begin = || async {
+        let res = client()
+            .get(format!("{base}/auth/dingtalk/web"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 302);
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let state = url::form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .expect("a state");
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|c| c.starts_with("dingtalk_web_state="))
+            .expect("the state cookie")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        (state, cookie)
+    };
+    let callback = |code: String, state: String, cookie: String| async move {
+        client()
+            .get(format!("{base}/auth/dingtalk/web/callback"))
+            .query(&[("authCode", code.as_str()), ("state", state.as_str())])
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+    };
+
+    let s0 = Scrape::take(&app).await;
+    let (state, cookie) = begin().await;
+    let code = fake.mint_web_code("metrics-staff");
+    let res = callback(code.clone(), state, cookie).await;
+    assert_eq!(res.status(), 302, "{:?}", res.text().await);
+    let s1 = Scrape::take(&app).await;
+    let web_ok = [("method", "web"), ("outcome", "ok")];
+    assert_eq!(moved(&s0, &s1, LOGINS, &web_ok), 1.0);
+    let code_ok = [("method", "code"), ("outcome", "ok")];
+    assert_eq!(moved(&s0, &s1, LOGINS, &code_ok), 0.0);
+    for api in ["user_access_token", "users_me", "getbyunionid"] {
+        let ok = [("api", api), ("outcome", "ok")];
+        assert_eq!(moved(&s0, &s1, UPSTREAM, &ok), 1.0, "{api}");
+    }
+
+    // A forged state: refused before any upstream call, counted all the same.
+    let (_, cookie) = begin().await;
+    let forged = "forged-state-0123456789abcdef".to_owned();
+    let res = callback(fake.mint_web_code("metrics-staff"), forged, cookie).await;
+    assert_eq!(res.status(), 400);
+    let s2 = Scrape::take(&app).await;
+    let web_invalid = [("method", "web"), ("outcome", "invalid_state")];
+    assert_eq!(moved(&s1, &s2, LOGINS, &web_invalid), 1.0);
+    let token = [("api", "user_access_token")];
+    assert_eq!(moved(&s1, &s2, DURATION_COUNT, &token), 0.0);
+    for api in s2.label_values(UPSTREAM, "api") {
+        assert!(APIS.contains(&api.as_str()), "api label {api:?}");
+    }
+    for secret in [code.as_str(), "metrics-staff", fake.app_secret()] {
+        assert!(!s2.text.contains(secret), "/metrics shows {secret:?}");
+    }
 }
 
 /// Without `METRICS_BIND` the app starts no metrics listener.
