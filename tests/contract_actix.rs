@@ -60,3 +60,4 @@ harden_contract_tests!(start);
 harden2_contract_tests!(start);
 jsapi_contract_tests!(start);
 weblogin_contract_tests!(start);
+lifecycle_contract_tests!(start);

@@ -28,6 +28,7 @@ harden_contract_tests!(start);
 harden2_contract_tests!(start);
 jsapi_contract_tests!(start);
 weblogin_contract_tests!(start);
+lifecycle_contract_tests!(start);
 
 /// Config errors name the variable (the binary prints them and exits non-zero).
 #[test]

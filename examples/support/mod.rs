@@ -42,6 +42,9 @@ pub struct AppEnv {
     pub session_secret_generated: bool,
     /// `SESSION_TTL_SECS`, default 28800 (8 hours).
     pub session_ttl: Duration,
+    /// `SESSION_MAX_AGE_SECS`, default 604800 (7 days): how long refreshing
+    /// (`POST /auth/refresh`) can keep a session alive after the DingTalk login.
+    pub session_max_age: Duration,
     /// `UPSTREAM_TIMEOUT_MS`, default 5000.
     pub upstream_timeout: Duration,
     /// `ALLOWED_ORIGINS`, comma-separated; `None` allows the request's own origin.
@@ -124,6 +127,7 @@ impl fmt::Debug for AppEnv {
             )
             .field("session_secret_generated", &self.session_secret_generated)
             .field("session_ttl", &self.session_ttl)
+            .field("session_max_age", &self.session_max_age)
             .field("upstream_timeout", &self.upstream_timeout)
             .field("allowed_origins", &self.allowed_origins)
             .field("cookie_secure", &self.cookie_secure)
@@ -225,6 +229,7 @@ impl AppEnv {
                 }
             };
         let session_ttl = secs("SESSION_TTL_SECS", 28_800, Duration::from_secs)?;
+        let session_max_age = secs("SESSION_MAX_AGE_SECS", 604_800, Duration::from_secs)?;
         let upstream_timeout = secs("UPSTREAM_TIMEOUT_MS", 5_000, Duration::from_millis)?;
 
         let allowed_origins = get("ALLOWED_ORIGINS").map(|list| {
@@ -329,6 +334,7 @@ impl AppEnv {
             session_secret,
             session_secret_generated,
             session_ttl,
+            session_max_age,
             upstream_timeout,
             allowed_origins,
             cookie_secure,
@@ -410,6 +416,7 @@ impl AppEnv {
             .oapi_url(&self.oapi_url)
             .session_secret(self.session_secret.clone())
             .session_ttl(self.session_ttl)
+            .session_max_age(self.session_max_age)
             .upstream_timeout(self.upstream_timeout)
             .cookie_secure(self.cookie_secure)
             .build()
@@ -721,6 +728,20 @@ mod tests {
             let bad = [BASE[0], BASE[1], ("METRICS_BIND", "9100")];
             let err = AppEnv::from_vars(vars(&bad)).unwrap_err();
             assert!(err.contains("METRICS_BIND"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_session_max_age_is_read_and_checked() {
+        let env = AppEnv::from_vars(vars(&BASE)).unwrap();
+        assert_eq!(env.session_max_age, Duration::from_secs(7 * 24 * 3600));
+        let env =
+            AppEnv::from_vars(vars(&[BASE[0], BASE[1], ("SESSION_MAX_AGE_SECS", "3600")])).unwrap();
+        assert_eq!(env.session_max_age, Duration::from_secs(3600));
+        for bad in ["0", "week"] {
+            let err = AppEnv::from_vars(vars(&[BASE[0], BASE[1], ("SESSION_MAX_AGE_SECS", bad)]))
+                .unwrap_err();
+            assert!(err.contains("SESSION_MAX_AGE_SECS"), "{err}");
         }
     }
 }

@@ -26,6 +26,8 @@ pub mod harden2;
 pub mod jsapi;
 #[macro_use]
 pub mod weblogin;
+#[macro_use]
+pub mod lifecycle;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
