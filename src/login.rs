@@ -15,6 +15,7 @@ use crate::dingtalk::{DingTalkClient, DingTalkUser};
 use crate::enrich::EnrichHook;
 use crate::error::{Error, SessionRejection};
 use crate::jsapi::Jsapi;
+use crate::metrics;
 use crate::secret::AppSecret;
 use crate::session::{Claims, CookieSettings, SessionCodec};
 use crate::store::{CodeClaim, ReplayGuard};
@@ -183,7 +184,16 @@ impl DingTalkLogin {
     /// and released after any other failure so the same code can be tried again — also when
     /// this future is dropped during the exchange (a client that disconnected), so every
     /// framework behaves alike.
+    ///
+    /// With the `metrics` feature each call counts as one `dingtalk_login_logins_total`
+    /// `{method="code"}`; it runs inside a `dingtalk.login` span either way.
     pub async fn login(&self, code: &AuthCode) -> Result<Login, Error> {
+        metrics::observe_login("code", self.exchange(code)).await
+    }
+
+    /// [`login`](Self::login) without its span and count: for the login routes, which count
+    /// the attempt themselves, refusals before the exchange included.
+    pub(crate) async fn exchange(&self, code: &AuthCode) -> Result<Login, Error> {
         let claim = ClaimGuard {
             replay: &self.inner.replay,
             claim: Some(self.inner.replay.claim(code).await?),
@@ -202,6 +212,7 @@ impl DingTalkLogin {
             }
         };
         claim.keep();
+        metrics::login_userid(&user.userid);
         // After the exchange the code is spent at DingTalk: an enrichment failure keeps the claim.
         self.issue(user, "dingtalk login").await
     }
@@ -246,6 +257,7 @@ impl DingTalkLogin {
         claim.keep();
         let me = client.users_me(&user_token).await?;
         let userid = client.get_by_unionid(&me.union_id).await?;
+        metrics::login_userid(&userid);
         // The level and the name, live: a failure fails the login, never a silent level 0.
         // A user DingTalk stopped knowing between the two calls is no member either.
         let live = self.lookup_user(&userid).await.map_err(|e| match e {

@@ -13,6 +13,7 @@ use serde_json::Map;
 use crate::clock::Clock;
 use crate::dingtalk::DingTalkUser;
 use crate::error::{ConfigError, Error, SessionRejection};
+use crate::metrics;
 use crate::session::verifier::{self, PreparedKey, VerifiedCache};
 use crate::session::{Claims, SigningKey, VerifyingKey};
 use crate::store::Revocation;
@@ -220,17 +221,26 @@ impl SessionCodec {
     /// [`Error::Unauthenticated`] with the reason.
     pub fn verify(&self, token: &str) -> Result<Arc<Claims>, Error> {
         let Some(cache) = &self.cache else {
-            let claims = Arc::new(self.decode(token)?);
-            self.check_live(&claims)?;
-            return Ok(claims);
+            let verified = self.verify_uncached(token);
+            metrics::verification(&verified, false);
+            return verified;
         };
         if let Some(claims) = cache.get(token) {
-            self.check_live(&claims)?;
-            return Ok(claims);
+            let verified = self.check_live(&claims).map(|()| claims);
+            metrics::verification(&verified, true);
+            return verified;
         }
+        let verified = self.verify_uncached(token);
+        if let Ok(claims) = &verified {
+            cache.insert(token, claims.clone());
+        }
+        metrics::verification(&verified, false);
+        verified
+    }
+
+    fn verify_uncached(&self, token: &str) -> Result<Arc<Claims>, Error> {
         let claims = Arc::new(self.decode(token)?);
         self.check_live(&claims)?;
-        cache.insert(token, claims.clone());
         Ok(claims)
     }
 

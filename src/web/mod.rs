@@ -40,6 +40,7 @@ use subtle::ConstantTimeEq;
 use crate::code::AuthCode;
 use crate::error::Error;
 use crate::login::{DingTalkLogin, Login};
+use crate::metrics;
 
 pub(crate) use authorize::{authorize, gate, SessionOutcome};
 pub(crate) use head::{session_token, RequestHead};
@@ -333,8 +334,9 @@ where
     B: Future<Output = Result<Bytes, Error>>,
 {
     let answered = match route {
-        Route::Login => post_login(login, routes, head, body).await,
-        Route::RedirectLogin => redirect_login(login, routes, head).await,
+        // One count and one span per attempt, refusals before the exchange included.
+        Route::Login => metrics::observe_login("code", post_login(login, routes, head, body)).await,
+        Route::RedirectLogin => return redirect_login(login, routes, head).await,
         Route::State => Ok(state(login)),
         Route::Logout => return logout(login, routes, head).await,
         Route::Jsapi => jsapi::jsapi_config(login, routes, head).await,
@@ -372,7 +374,7 @@ where
             .map_err(|_| Error::RequestTimeout)??;
         code_from_body(head, &body)?
     };
-    let session = login.login(&code).await?;
+    let session = login.exchange(&code).await?;
     Ok(logged_in(login, session))
 }
 
@@ -390,12 +392,27 @@ fn code_from_body(head: &impl RequestHead, body: &[u8]) -> Result<AuthCode, Erro
     }
 }
 
+/// The redirect login: its attempt counted and spanned like a POST's, and the state cookie
+/// cleared whatever the outcome after the state check.
 async fn redirect_login(
     login: &DingTalkLogin,
     routes: &LoginRoutes,
     head: &impl RequestHead,
-) -> Result<Reply, Error> {
+) -> Reply {
     let clear_state = || cookies::clear_state(login.cookie_settings(), cookies::STATE_COOKIE);
+    match metrics::observe_login("code", redirect_exchange(login, routes, head)).await {
+        Ok(session) => logged_in(login, session).with_cookie(clear_state()),
+        // Refused before the state was checked: the state is still unused.
+        Err(e @ (Error::TooManyRequests { .. } | Error::InvalidState)) => Reply::error(&e),
+        Err(e) => Reply::error(&e).with_cookie(clear_state()),
+    }
+}
+
+async fn redirect_exchange(
+    login: &DingTalkLogin,
+    routes: &LoginRoutes,
+    head: &impl RequestHead,
+) -> Result<Login, Error> {
     routes.check_rate(head)?;
     let query = head.query().unwrap_or("");
     // The state first, so a forged request spends no code.
@@ -408,16 +425,10 @@ async fn redirect_login(
     if !matches {
         return Err(Error::InvalidState);
     }
-    // The state is single use, like the code it protected: cleared whether the login works
-    // or not, so a failed attempt starts again from a fresh state.
-    let session = match AuthCode::from_form(query.as_bytes()) {
-        Ok(code) => login.login(&code).await,
-        Err(e) => Err(e),
-    };
-    match session {
-        Ok(session) => Ok(logged_in(login, session).with_cookie(clear_state())),
-        Err(e) => Ok(Reply::error(&e).with_cookie(clear_state())),
-    }
+    // The state is single use, like the code it protected: cleared (by the caller) whether
+    // the login works or not, so a failed attempt starts again from a fresh state.
+    let code = AuthCode::from_form(query.as_bytes())?;
+    login.exchange(&code).await
 }
 
 /// 200 with the login JSON and the session cookie, living as long as the token.

@@ -13,6 +13,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::AbortHandle;
 
 use crate::error::Error;
+use crate::metrics;
 use crate::store::{Revocation, UserCutoffs};
 use crate::BoxFuture;
 
@@ -345,6 +346,8 @@ async fn subscribe_forever(inner: Arc<Inner>, client: redis::Client) {
     let mut backoff = MIN_BACKOFF;
     loop {
         let Err(e) = inner.session(&client).await;
+        // A lost or failed subscription; the calls made through `Conn::run` count themselves.
+        metrics::store_error(inner.conn.store);
         if inner.set_synced(false) {
             backoff = MIN_BACKOFF;
             tracing::warn!(error = %e, "revocation subscriber lost redis; reconnecting");
