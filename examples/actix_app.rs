@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! DINGTALK_APP_KEY=dingxxxx DINGTALK_APP_SECRET=... SESSION_SECRET=$(openssl rand -hex 32) \
-//!     cargo run --example actix_app --features actix
+//!     cargo run --example actix_app --features "actix directory metrics"
 //! ```
 //!
 //! | route | who may call |

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! DINGTALK_APP_KEY=dingxxxx DINGTALK_APP_SECRET=... SESSION_SECRET=$(openssl rand -hex 32) \
-//!     cargo run --example axum_app --features axum
+//!     cargo run --example axum_app --features "axum directory metrics"
 //! ```
 //!
 //! | route | who may call |

@@ -3,7 +3,7 @@
 
 mod support;
 #[macro_use]
-mod support_metrics;
+mod common;
 
 #[path = "../examples/actix_app.rs"]
 mod actix_app;
@@ -11,7 +11,7 @@ mod actix_app;
 use actix_app::AppEnv;
 use actix_web::dev::ServerHandle;
 use actix_web::{App as ActixApp, HttpServer};
-use support_metrics::App;
+use common::metrics::App;
 
 /// Stops the actix server when the test's runtime drops it.
 struct StopOnDrop(ServerHandle);

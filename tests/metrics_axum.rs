@@ -3,7 +3,7 @@
 
 mod support;
 #[macro_use]
-mod support_metrics;
+mod common;
 
 #[path = "../examples/axum_app.rs"]
 mod axum_app;
@@ -11,9 +11,9 @@ mod axum_app;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum_app::AppEnv;
+use common::metrics::App;
 use dingtalk_login::testing::{Endpoint, Failure};
 use serde_json::Value;
-use support_metrics::App;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
@@ -83,10 +83,10 @@ fn logs() -> &'static Logs {
 /// DingTalk's request_id and the errcode; never the secret, a token or a code.
 #[tokio::test]
 async fn traces_carry_method_userid_api_request_id_and_no_secret() {
-    let _serial = support_metrics::SERIAL.lock().await;
+    let _serial = common::metrics::SERIAL.lock().await;
     logs().0.lock().unwrap().clear();
-    let fake = support_metrics::fake().await;
-    let mut vars = support_metrics::env(&fake, &[]);
+    let fake = common::metrics::fake().await;
+    let mut vars = common::metrics::env(&fake, &[]);
     vars.retain(|(k, _)| k != "METRICS_BIND");
     let app = start(vars).await;
     fake.fail_next(Endpoint::GetUserInfo, 1, Failure::Busy);

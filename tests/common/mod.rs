@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Every case gets a fresh fake (with the users of [`fake`]) and a fresh app.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 #[macro_use]
 pub mod hardening;
@@ -24,6 +24,8 @@ pub mod jsapi;
 pub mod weblogin;
 #[macro_use]
 pub mod lifecycle;
+#[macro_use]
+pub mod metrics;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -7,9 +7,8 @@
 //! the cases of one binary hold [`SERIAL`] while they run: deltas of one case are then never
 //! mixed with another's.
 //!
-//! A test file declares `mod support;` (the shared `redis-server`), provides
+//! A test file declares `#[macro_use] mod common;` and `mod support;`, provides
 //! `async fn start(vars) -> App` and invokes `metrics_tests!(start)`.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -66,33 +65,33 @@ macro_rules! metrics_tests {
     ($start:path) => {
         #[tokio::test]
         async fn metrics_move_by_exactly_the_known_sequence() {
-            let _serial = support_metrics::SERIAL.lock().await;
-            support_metrics::known_sequence($start).await;
+            let _serial = common::metrics::SERIAL.lock().await;
+            common::metrics::known_sequence($start).await;
         }
 
         #[tokio::test]
         async fn upstream_outcomes_are_labelled_by_what_dingtalk_answered() {
-            let _serial = support_metrics::SERIAL.lock().await;
-            support_metrics::upstream_outcomes($start).await;
+            let _serial = common::metrics::SERIAL.lock().await;
+            common::metrics::upstream_outcomes($start).await;
         }
 
         #[tokio::test]
         async fn web_logins_count_as_method_web() {
-            let _serial = support_metrics::SERIAL.lock().await;
-            support_metrics::web_logins($start).await;
+            let _serial = common::metrics::SERIAL.lock().await;
+            common::metrics::web_logins($start).await;
         }
 
         #[tokio::test]
         async fn metrics_bind_unset_means_no_listener() {
-            let _serial = support_metrics::SERIAL.lock().await;
-            support_metrics::no_listener_without_metrics_bind($start).await;
+            let _serial = common::metrics::SERIAL.lock().await;
+            common::metrics::no_listener_without_metrics_bind($start).await;
         }
 
         #[tokio::test]
         #[ignore = "needs redis-server"]
         async fn a_redis_outage_counts_one_replay_store_error() {
-            let _serial = support_metrics::SERIAL.lock().await;
-            support_metrics::redis_outage($start).await;
+            let _serial = common::metrics::SERIAL.lock().await;
+            common::metrics::redis_outage($start).await;
         }
     };
 }
