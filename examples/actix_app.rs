@@ -3,16 +3,16 @@
 //!
 //! ```text
 //! DINGTALK_APP_KEY=dingxxxx DINGTALK_APP_SECRET=... SESSION_SECRET=$(openssl rand -hex 32) \
-//!     cargo run --example actix_app --features actix
+//!     cargo run --example actix_app --features "actix directory metrics"
 //! ```
 //!
 //! | route | who may call |
 //! |---|---|
 //! | `GET /healthz` | anyone |
 //! | `POST /auth/dingtalk`, `GET /auth/dingtalk?code&state`, `GET /auth/dingtalk/state`, `GET /auth/dingtalk/jsapi?url=`, `GET /auth/dingtalk/web[?next=]`, `GET /auth/dingtalk/web/callback` | anyone |
-//! | `GET /me`, `POST /auth/logout` | a session |
+//! | `GET /me`, `POST /auth/logout`, `POST /auth/refresh` | a session |
 //! | `GET /admin`, `GET /admin/users/by-mobile/{mobile}`, `GET /admin/accounts/{account_id}`, `GET /admin/employees/{userid}`, `ANY /admin/echo` | `sys_level` 1 or 2 |
-//! | `GET /admin/super` | `sys_level` 1 |
+//! | `GET /admin/super`, `POST /admin/users/{userid}/revoke` | `sys_level` 1 |
 //!
 //! A browser page (`GET` with `Accept: text/html`, not `application/json`) without a session
 //! is sent to `/auth/dingtalk/web?next=<path>` instead of 401 when `PUBLIC_URL` is set.

@@ -50,6 +50,7 @@ pub struct ConfigBuilder {
     signing_key: Option<Result<SigningKey, ConfigError>>,
     verification_keys: Vec<VerifyingKey>,
     session_ttl: Duration,
+    session_max_age: Duration,
     issuer: Option<String>,
     audience: Option<String>,
     leeway: Duration,
@@ -81,6 +82,7 @@ impl fmt::Debug for ConfigBuilder {
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .field("session_ttl", &self.session_ttl)
+            .field("session_max_age", &self.session_max_age)
             .field("cookie", &self.cookie)
             .field("api_url", &self.api_url)
             .field("public_url", &self.public_url)
@@ -105,6 +107,7 @@ impl Default for ConfigBuilder {
             signing_key: None,
             verification_keys: Vec::new(),
             session_ttl: Duration::from_secs(8 * 3600),
+            session_max_age: Duration::from_secs(7 * 24 * 3600),
             issuer: None,
             audience: None,
             leeway: Duration::from_secs(60),
@@ -193,6 +196,24 @@ impl ConfigBuilder {
     /// Session lifetime. Default 8 hours.
     pub fn session_ttl(mut self, ttl: Duration) -> Self {
         self.session_ttl = ttl;
+        self
+    }
+
+    /// How long a session may be kept alive by refreshing (`POST /auth/refresh`,
+    /// [`DingTalkLogin::refresh`]), counted from the DingTalk login (`auth_time`). Default 7
+    /// days.
+    ///
+    /// Every token's `exp` is at most `auth_time` + max age, a refresh past it answers 401,
+    /// and the person logs in again (inside DingTalk that is a silent `dd.getAuthCode`). It
+    /// also bounds how long a user revocation is remembered.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = dingtalk_login::DingTalkLogin::builder().session_max_age(Duration::from_secs(86_400));
+    /// # let _ = b;
+    /// ```
+    pub fn session_max_age(mut self, max_age: Duration) -> Self {
+        self.session_max_age = max_age;
         self
     }
 
@@ -512,6 +533,12 @@ impl ConfigBuilder {
                 reason: "must be more than zero".into(),
             });
         }
+        if self.session_max_age.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: "session_max_age",
+                reason: "must be more than zero".into(),
+            });
+        }
         let signing = self
             .signing_key
             .ok_or(ConfigError::Missing("session_secret"))??;
@@ -551,6 +578,7 @@ impl ConfigBuilder {
             signing,
             extra_verifiers: self.verification_keys,
             ttl: self.session_ttl,
+            max_age: self.session_max_age,
             leeway: self.leeway,
             issuer: self.issuer,
             audience: self.audience,

@@ -36,7 +36,7 @@ use crate::error::{ConfigError, Error, UpstreamDetail};
 use crate::login::DingTalkLogin;
 use crate::BoxFuture;
 
-const API: &str = "getUser";
+const API: &str = "employee";
 
 /// A client for the employee-info service.
 ///

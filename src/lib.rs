@@ -19,6 +19,7 @@ mod error;
 pub mod guard;
 pub mod jsapi;
 mod login;
+mod metrics;
 pub mod secret;
 pub mod session;
 pub mod store;

@@ -13,8 +13,9 @@ use crate::config::ConfigBuilder;
 use crate::dingtalk::transport::Transport;
 use crate::dingtalk::{DingTalkClient, DingTalkUser};
 use crate::enrich::EnrichHook;
-use crate::error::Error;
+use crate::error::{Error, SessionRejection};
 use crate::jsapi::Jsapi;
+use crate::metrics;
 use crate::secret::AppSecret;
 use crate::session::{Claims, CookieSettings, SessionCodec};
 use crate::store::{CodeClaim, ReplayGuard};
@@ -183,7 +184,16 @@ impl DingTalkLogin {
     /// and released after any other failure so the same code can be tried again — also when
     /// this future is dropped during the exchange (a client that disconnected), so every
     /// framework behaves alike.
+    ///
+    /// With the `metrics` feature each call counts as one `dingtalk_login_logins_total`
+    /// `{method="code"}`; it runs inside a `dingtalk.login` span either way.
     pub async fn login(&self, code: &AuthCode) -> Result<Login, Error> {
+        metrics::observe_login("code", self.exchange(code)).await
+    }
+
+    /// [`login`](Self::login) without its span and count: for the login routes, which count
+    /// the attempt themselves, refusals before the exchange included.
+    pub(crate) async fn exchange(&self, code: &AuthCode) -> Result<Login, Error> {
         let claim = ClaimGuard {
             replay: &self.inner.replay,
             claim: Some(self.inner.replay.claim(code).await?),
@@ -202,6 +212,7 @@ impl DingTalkLogin {
             }
         };
         claim.keep();
+        metrics::login_userid(&user.userid);
         // After the exchange the code is spent at DingTalk: an enrichment failure keeps the claim.
         self.issue(user, "dingtalk login").await
     }
@@ -246,6 +257,7 @@ impl DingTalkLogin {
         claim.keep();
         let me = client.users_me(&user_token).await?;
         let userid = client.get_by_unionid(&me.union_id).await?;
+        metrics::login_userid(&userid);
         // The level and the name, live: a failure fails the login, never a silent level 0.
         // A user DingTalk stopped knowing between the two calls is no member either.
         let live = self.lookup_user(&userid).await.map_err(|e| match e {
@@ -296,12 +308,139 @@ impl DingTalkLogin {
     /// # Errors
     /// [`Error::UserNotFound`] when DingTalk no longer knows the user (60121); the upstream
     /// errors (502/503/504) when a call fails, never a silent level 0.
-    #[allow(dead_code)] // Used by the session refresh and the browser login.
     pub(crate) async fn lookup_user(
         &self,
         userid: &str,
     ) -> Result<crate::dingtalk::lookup::LiveUser, Error> {
         self.inner.client.lookup_user(userid).await
+    }
+
+    /// Refreshes a session: checks it against DingTalk again and issues its successor.
+    ///
+    /// - A session revoked or expired since it was verified, or past the max age
+    ///   ([`ConfigBuilder::session_max_age`], counted from `auth_time`):
+    ///   [`Error::Unauthenticated`]; the person logs in again.
+    /// - The user's level and name are read from DingTalk now (`listadmin`, cached at most
+    ///   60 s, then `user/get`), so a promotion or demotion is in the new token. A user
+    ///   DingTalk no longer knows (60121) gets [`Error::Unauthenticated`] and `claims` is
+    ///   revoked. A transient failure fails the refresh (503) and leaves `claims` valid: the
+    ///   old level is never carried over silently.
+    /// - The new token has a new `jti`, the same `sub`, `unionid`, `auth_time` and extension
+    ///   claims, and `exp` = min(now + TTL, `auth_time` + max age). `claims` is revoked.
+    /// - A token is refreshed once: its `jti` is claimed in the replay guard (shared through
+    ///   Redis when configured), so a concurrent second refresh of it is refused, and released
+    ///   again when the re-check failed transiently.
+    ///
+    /// ```no_run
+    /// # async fn demo(login: dingtalk_login::DingTalkLogin, token: &str) -> Result<(), dingtalk_login::Error> {
+    /// let claims = login.verify(token)?;
+    /// let next = login.refresh(&claims).await?;
+    /// assert!(login.verify(token).is_err()); // the old token is spent
+    /// assert_eq!(next.claims.auth_time, claims.auth_time);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Unauthenticated`] as above; the upstream errors (502/503/504) of the re-check;
+    /// [`Error::StoreUnavailable`] when the old session cannot be revoked everywhere (it is
+    /// revoked on this instance, and no new token is issued).
+    pub async fn refresh(&self, claims: &Claims) -> Result<Login, Error> {
+        let sessions = &self.inner.sessions;
+        // Claims verified a while ago may have been revoked or expired since.
+        sessions.check_live(claims)?;
+        if sessions.now() >= sessions.max_age_deadline(claims) {
+            return Err(Error::Unauthenticated(SessionRejection::Expired));
+        }
+        // One refresh per token, across instances: the `jti` is claimed in the replay guard
+        // like a login code, so two concurrent refreshes of one token cannot both succeed.
+        let key = AuthCode::parse(&format!("refresh-{}", claims.jti))
+            .map_err(|_| Error::Unauthenticated(SessionRejection::Invalid))?;
+        let claim = ClaimGuard {
+            replay: &self.inner.replay,
+            claim: Some(match self.inner.replay.claim(&key).await {
+                Ok(claim) => claim,
+                Err(Error::CodeReplayed) => {
+                    return Err(Error::Unauthenticated(SessionRejection::Revoked))
+                }
+                Err(e) => return Err(e),
+            }),
+        };
+        let userid = claims.sub.escape_debug();
+        let live = match self.lookup_user(&claims.sub).await {
+            Ok(live) => live,
+            Err(Error::UserNotFound(detail)) => {
+                claim.keep();
+                tracing::info!(userid = %userid, detail = %detail, "refresh refused: DingTalk no longer knows the user; session revoked");
+                if let Err(e) = self.logout(claims).await {
+                    tracing::warn!(error = %e, "the refused session is revoked on this instance only");
+                }
+                return Err(Error::Unauthenticated(SessionRejection::Revoked));
+            }
+            Err(e) => {
+                // Nothing was spent: the same token may try again.
+                claim.release().await;
+                return Err(e);
+            }
+        };
+        claim.keep();
+        let mut user = DingTalkUser::new(
+            claims.sub.clone(),
+            live.name.clone().unwrap_or_else(|| claims.name.clone()),
+            live.sys_level,
+        );
+        user.unionid = claims.unionid.clone();
+        user.sys = live.sys();
+        // The presented session is spent first: no two live successors from one refresh
+        // that half-failed.
+        self.logout(claims).await?;
+        let (token, next) = sessions.reissue(claims, &user)?;
+        tracing::info!(userid = %userid, sys_level = %user.sys_level, "session refreshed");
+        Ok(Login {
+            token,
+            expires_at: next.exp,
+            claims: next,
+            user,
+        })
+    }
+
+    /// Revokes every session of `userid` issued up to now (this second), on every instance
+    /// sharing the revocation store, including tokens already in the verified-session cache.
+    /// A login after this second works again. For apps that react to DingTalk's
+    /// employee-leave events themselves; `POST /admin/users/{userid}/revoke` calls it too.
+    ///
+    /// The entry is kept as long as the longest possible session (the max age).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use dingtalk_login::dingtalk::DingTalkUser;
+    /// use dingtalk_login::guard::SysLevel;
+    /// use dingtalk_login::DingTalkLogin;
+    ///
+    /// let login = DingTalkLogin::builder()
+    ///     .app_key("k")
+    ///     .app_secret("s")
+    ///     .session_secret("a session key of at least 32 bytes!")
+    ///     .build()
+    ///     .unwrap();
+    /// let token = dingtalk_login::testing::mint_session(&login, &DingTalkUser::new("u1", "Li", SysLevel::Other));
+    /// login.revoke_user("u1").await.unwrap();
+    /// assert_eq!(login.verify(&token).unwrap_err().code(), "unauthenticated");
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::StoreUnavailable`] when the shared store (Redis) cannot be reached: the
+    /// revocation holds on this instance at once and reaches the others when Redis is back.
+    pub async fn revoke_user(&self, userid: &str) -> Result<(), Error> {
+        let sessions = &self.inner.sessions;
+        let now = sessions.now();
+        let until = now.saturating_add(sessions.longest_session());
+        sessions
+            .revocation()
+            .revoke_user(userid, now, until)
+            .await?;
+        tracing::info!(userid = %userid.escape_debug(), "every session of the user revoked");
+        Ok(())
     }
 
     /// The DingTalk client (for `getbymobile` and other OAPI calls).

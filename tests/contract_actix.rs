@@ -55,8 +55,3 @@ async fn start(vars: Vec<(String, String)>) -> String {
 }
 
 contract_tests!(start);
-hardening_contract_tests!(start);
-harden_contract_tests!(start);
-harden2_contract_tests!(start);
-jsapi_contract_tests!(start);
-weblogin_contract_tests!(start);

@@ -23,11 +23,6 @@ async fn start(vars: Vec<(String, String)>) -> String {
 }
 
 contract_tests!(start);
-hardening_contract_tests!(start);
-harden_contract_tests!(start);
-harden2_contract_tests!(start);
-jsapi_contract_tests!(start);
-weblogin_contract_tests!(start);
 
 /// Config errors name the variable (the binary prints them and exits non-zero).
 #[test]

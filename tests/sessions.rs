@@ -35,6 +35,7 @@ fn claims(clock: &ManualClock, level: i64) -> Claims {
         sys_level: SysLevel::from(level),
         iat: now,
         exp: now + 3600,
+        auth_time: Some(now),
         jti: "jti-1".into(),
         iss: None,
         aud: None,

@@ -5,6 +5,9 @@
 //! `mod.rs` file, so its `mod support;` still finds this file.
 #![allow(dead_code)]
 
+#[cfg(feature = "metrics")]
+pub mod metrics;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -39,6 +42,9 @@ pub struct AppEnv {
     pub session_secret_generated: bool,
     /// `SESSION_TTL_SECS`, default 28800 (8 hours).
     pub session_ttl: Duration,
+    /// `SESSION_MAX_AGE_SECS`, default 604800 (7 days): how long refreshing
+    /// (`POST /auth/refresh`) can keep a session alive after the DingTalk login.
+    pub session_max_age: Duration,
     /// `UPSTREAM_TIMEOUT_MS`, default 5000.
     pub upstream_timeout: Duration,
     /// `ALLOWED_ORIGINS`, comma-separated; `None` allows the request's own origin.
@@ -76,6 +82,11 @@ pub struct AppEnv {
     pub corp_id: Option<String>,
     /// `JSAPI_SIGN_METHOD`: `sha256` (default) or `sha1`.
     pub jsapi_sign_method: JsapiSignMethod,
+    /// `METRICS_BIND` (e.g. `127.0.0.1:9100`): a second listener serving `GET /metrics`
+    /// (needs the `metrics` feature). Unset: no listener.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Where [`start_metrics`](Self::start_metrics) listens, once started.
+    pub metrics_addr: Option<SocketAddr>,
     #[cfg(feature = "redis")]
     redis: Option<dingtalk_login::store::redis::RedisStores>,
 }
@@ -116,6 +127,7 @@ impl fmt::Debug for AppEnv {
             )
             .field("session_secret_generated", &self.session_secret_generated)
             .field("session_ttl", &self.session_ttl)
+            .field("session_max_age", &self.session_max_age)
             .field("upstream_timeout", &self.upstream_timeout)
             .field("allowed_origins", &self.allowed_origins)
             .field("cookie_secure", &self.cookie_secure)
@@ -130,6 +142,7 @@ impl fmt::Debug for AppEnv {
             .field("agent_id", &self.agent_id)
             .field("corp_id", &self.corp_id)
             .field("jsapi_sign_method", &self.jsapi_sign_method)
+            .field("metrics_bind", &self.metrics_bind)
             .finish()
     }
 }
@@ -216,6 +229,7 @@ impl AppEnv {
                 }
             };
         let session_ttl = secs("SESSION_TTL_SECS", 28_800, Duration::from_secs)?;
+        let session_max_age = secs("SESSION_MAX_AGE_SECS", 604_800, Duration::from_secs)?;
         let upstream_timeout = secs("UPSTREAM_TIMEOUT_MS", 5_000, Duration::from_millis)?;
 
         let allowed_origins = get("ALLOWED_ORIGINS").map(|list| {
@@ -276,6 +290,20 @@ impl AppEnv {
             );
         }
 
+        let metrics_bind = match get("METRICS_BIND") {
+            None => None,
+            Some(_) if !cfg!(feature = "metrics") => {
+                return Err(
+                    "METRICS_BIND is set but this build has no `metrics` feature: \
+                     rebuild with --features metrics"
+                        .into(),
+                )
+            }
+            Some(b) => Some(b.parse().map_err(|e| {
+                format!("METRICS_BIND {b:?} is not an address like 127.0.0.1:9100: {e}")
+            })?),
+        };
+
         let token_api = match get("DINGTALK_TOKEN_API") {
             None => TokenApi::Oapi,
             Some(v) => v
@@ -297,6 +325,8 @@ impl AppEnv {
             agent_id: get("DINGTALK_AGENT_ID"),
             corp_id: get("DINGTALK_CORP_ID"),
             jsapi_sign_method,
+            metrics_bind,
+            metrics_addr: None,
             bind,
             app_key,
             app_secret,
@@ -304,6 +334,7 @@ impl AppEnv {
             session_secret,
             session_secret_generated,
             session_ttl,
+            session_max_age,
             upstream_timeout,
             allowed_origins,
             cookie_secure,
@@ -332,6 +363,19 @@ impl AppEnv {
             self.redis = Some(stores);
         }
         Ok(())
+    }
+
+    /// Starts the `METRICS_BIND` listener, when set, and installs the process's metrics
+    /// recorder; call it before [`login`](Self::login), so nothing is recorded before.
+    ///
+    /// # Errors
+    /// A message naming `METRICS_BIND` when it cannot be bound.
+    pub async fn start_metrics(&mut self) -> Result<Option<SocketAddr>, String> {
+        #[cfg(feature = "metrics")]
+        if let Some(bind) = self.metrics_bind {
+            self.metrics_addr = Some(metrics::serve(bind).await?);
+        }
+        Ok(self.metrics_addr)
     }
 
     /// The login service these settings describe.
@@ -372,6 +416,7 @@ impl AppEnv {
             .oapi_url(&self.oapi_url)
             .session_secret(self.session_secret.clone())
             .session_ttl(self.session_ttl)
+            .session_max_age(self.session_max_age)
             .upstream_timeout(self.upstream_timeout)
             .cookie_secure(self.cookie_secure)
             .build()
@@ -526,6 +571,7 @@ impl Directory {
 pub async fn load_env() -> Result<AppEnv, String> {
     init_tracing();
     let mut env = AppEnv::from_env()?;
+    env.start_metrics().await?;
     env.connect_redis().await?;
     Ok(env)
 }
@@ -540,6 +586,9 @@ pub fn announce(app: &str, addr: SocketAddr, env: &AppEnv) {
         allowed_origins = ?env.allowed_origins,
         "{app} started"
     );
+    if let Some(metrics) = env.metrics_addr {
+        println!("metrics on http://{metrics}/metrics");
+    }
     println!("listening on http://{addr}");
     let _ = std::io::Write::flush(&mut std::io::stdout());
 }
@@ -550,15 +599,31 @@ pub fn fail(app: &str, msg: &str) -> std::process::ExitCode {
     std::process::ExitCode::FAILURE
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`). Safe to call more than once.
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`): text, or JSON lines with
+/// `LOG_FORMAT=json`. The crate's `dingtalk.login` and `dingtalk.upstream` spans are logged
+/// when they close, with their fields. Safe to call more than once.
 pub fn init_tracing() {
+    use tracing_subscriber::fmt::format::FmtSpan;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let format = std::env::var("LOG_FORMAT").unwrap_or_default();
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_span_events(FmtSpan::CLOSE);
+    let _ = match format.trim().to_ascii_lowercase().as_str() {
+        "json" => builder.json().try_init(),
+        _ => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
+    if !matches!(
+        format.trim().to_ascii_lowercase().as_str(),
+        "" | "json" | "text"
+    ) {
+        tracing::warn!(LOG_FORMAT = %format, "unknown LOG_FORMAT (json or text); logging text");
+    }
 }
 
 #[cfg(test)]
@@ -640,5 +705,43 @@ mod tests {
         let bad =
             AppEnv::from_vars(vars(&[BASE[0], BASE[1], ("SESSION_TTL_SECS", "soon")])).unwrap_err();
         assert!(bad.contains("SESSION_TTL_SECS"));
+    }
+
+    #[test]
+    fn metrics_bind_is_read_or_refused_without_the_feature() {
+        let none = AppEnv::from_vars(vars(&BASE)).unwrap();
+        assert_eq!(none.metrics_bind, None, "unset: no listener");
+        let pairs = [BASE[0], BASE[1], ("METRICS_BIND", "127.0.0.1:9100")];
+        match AppEnv::from_vars(vars(&pairs)) {
+            Ok(env) if cfg!(feature = "metrics") => {
+                assert_eq!(env.metrics_bind.unwrap().port(), 9100);
+            }
+            Err(e) if !cfg!(feature = "metrics") => {
+                assert!(
+                    e.contains("METRICS_BIND") && e.contains("--features metrics"),
+                    "{e}"
+                );
+            }
+            other => panic!("unexpected: {:?}", other.map(|e| e.metrics_bind)),
+        }
+        if cfg!(feature = "metrics") {
+            let bad = [BASE[0], BASE[1], ("METRICS_BIND", "9100")];
+            let err = AppEnv::from_vars(vars(&bad)).unwrap_err();
+            assert!(err.contains("METRICS_BIND"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_session_max_age_is_read_and_checked() {
+        let env = AppEnv::from_vars(vars(&BASE)).unwrap();
+        assert_eq!(env.session_max_age, Duration::from_secs(7 * 24 * 3600));
+        let env =
+            AppEnv::from_vars(vars(&[BASE[0], BASE[1], ("SESSION_MAX_AGE_SECS", "3600")])).unwrap();
+        assert_eq!(env.session_max_age, Duration::from_secs(3600));
+        for bad in ["0", "week"] {
+            let err = AppEnv::from_vars(vars(&[BASE[0], BASE[1], ("SESSION_MAX_AGE_SECS", bad)]))
+                .unwrap_err();
+            assert!(err.contains("SESSION_MAX_AGE_SECS"), "{err}");
+        }
     }
 }

@@ -198,6 +198,9 @@ impl DingTalkClient {
     /// Use it for OAPI endpoints this crate has no typed method for. Errcodes other than the
     /// token, busy and rate-limit ones come back as [`Error::UpstreamError`] with the errcode in
     /// its detail.
+    ///
+    /// `api` names the call in errors, traces and (feature `metrics`) the `api` label of the
+    /// upstream metrics: keep it a fixed name, never built from user input.
     pub async fn post_oapi(
         &self,
         api: &'static str,

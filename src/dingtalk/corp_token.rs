@@ -65,7 +65,7 @@ use crate::error::{ConfigError, Error};
 use crate::secret::{AccessToken, AppSecret};
 use crate::BoxFuture;
 
-const API: &str = "get_corp_token";
+const API: &str = "corp_token";
 
 /// `timestamp` is not a millisecond Unix time.
 pub(crate) const TIMESTAMP_MALFORMED: i64 = 853001;

@@ -44,7 +44,6 @@ pub(crate) struct LiveUser {
 
 impl LiveUser {
     /// DingTalk's `sys`: whether the level is an admin one (1 or 2).
-    #[allow(dead_code)] // Read by the session refresh and the browser login.
     pub(crate) fn sys(&self) -> bool {
         matches!(self.sys_level, SysLevel::SuperAdmin | SysLevel::SubAdmin)
     }

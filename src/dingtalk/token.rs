@@ -192,12 +192,12 @@ impl TokenFetcher for V1AppTokenFetcher {
             let value = self
                 .transport
                 .call(
-                    "accessToken",
+                    "access_token_v1",
                     |http| http.post(&self.url).json(&body),
                     judge_api,
                 )
                 .await?;
-            let result: V1TokenResult = parse_payload("accessToken", &value)?;
+            let result: V1TokenResult = parse_payload("access_token_v1", &value)?;
             Ok(FetchedToken {
                 token: AccessToken::new(result.access_token),
                 expires_in: lifetime(result.expire_in),

@@ -1,17 +1,20 @@
 //! One HTTP call to an upstream, with the retry policy: the only place that talks to
 //! `reqwest`, classifies transport failures, and decides what is retried.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use backon::Retryable;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::dingtalk::errcode::{classify, Class};
 use crate::dingtalk::retry::RetryPolicy;
 use crate::dingtalk::wire::Envelope;
 use crate::error::{ConfigError, Error, Unavailable, UpstreamDetail};
+use crate::metrics::{self, Escaped};
 
 /// How an answer body is judged, per upstream family.
 pub(crate) enum Verdict {
@@ -84,7 +87,11 @@ impl Transport {
     ) -> Result<Value, CallError> {
         let started = Instant::now();
         let max_elapsed = self.retry.max_elapsed_bound();
-        let attempt = || async { self.attempt(api, &build, &judge).await };
+        let attempts = AtomicU32::new(0);
+        let attempt = || async {
+            let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            self.observed_attempt(api, n, &build, &judge).await
+        };
         attempt
             .retry(self.retry.backoff())
             .sleep(tokio::time::sleep)
@@ -98,6 +105,58 @@ impl Transport {
             })
             .await
             .map_err(|e| e.error)
+    }
+
+    /// One attempt inside its span (`dingtalk.upstream`: `api`, `attempt`, `outcome`,
+    /// `errcode`, `request_id`), counted and timed in the metrics.
+    async fn observed_attempt(
+        &self,
+        api: &'static str,
+        attempt: u32,
+        build: &impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        judge: &impl Fn(&'static str, Value) -> Verdict,
+    ) -> Result<Value, AttemptError> {
+        let span = tracing::info_span!(
+            "dingtalk.upstream",
+            api,
+            attempt,
+            outcome = tracing::field::Empty,
+            errcode = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+        );
+        let timer = metrics::Timer::start();
+        let result = self
+            .attempt(api, build, judge)
+            .instrument(span.clone())
+            .await;
+        let outcome = outcome(&result);
+        metrics::upstream(api, outcome, timer);
+        span.record("outcome", outcome);
+        let (errcode, request_id) = match &result {
+            Ok(value) => (
+                None,
+                ["request_id", "requestId", "requestid"]
+                    .iter()
+                    .find_map(|k| value.get(*k)?.as_str()),
+            ),
+            Err(e) => {
+                let detail = match &e.error {
+                    CallError::Error(e) => e.upstream(),
+                    CallError::TokenInvalid(d) => Some(&**d),
+                };
+                (
+                    detail.and_then(|d| d.errcode),
+                    detail.and_then(|d| d.request_id.as_deref()),
+                )
+            }
+        };
+        if let Some(errcode) = errcode {
+            span.record("errcode", errcode);
+        }
+        if let Some(id) = request_id {
+            span.record("request_id", tracing::field::display(Escaped(id)));
+        }
+        result
     }
 
     async fn attempt(
@@ -145,6 +204,39 @@ impl Transport {
                 error: CallError::TokenInvalid(d),
             }),
         }
+    }
+}
+
+/// The `outcome` label of one attempt.
+fn outcome(result: &Result<Value, AttemptError>) -> &'static str {
+    let error = match result {
+        Ok(_) => return "ok",
+        Err(AttemptError {
+            error: CallError::TokenInvalid(_),
+            ..
+        }) => return "token_invalid",
+        Err(AttemptError {
+            error: CallError::Error(e),
+            ..
+        }) => e,
+    };
+    match error {
+        Error::UpstreamTimeout(_) => "timeout",
+        Error::UpstreamUnavailable { reason, .. } => match reason {
+            Unavailable::Busy | Unavailable::Platform => "busy",
+            Unavailable::RateLimited => "rate_limited",
+            Unavailable::Connect => "connect",
+            Unavailable::ServerError => "http_5xx",
+        },
+        // DingTalk answered with a refusal it named (an errcode, a status, a sub_code)...
+        e if e.upstream().is_some_and(|d| {
+            d.errcode.is_some() || d.http_status.is_some() || d.sub_code.is_some()
+        }) =>
+        {
+            "rejected"
+        }
+        // ...or with something that could not be read.
+        _ => "error",
     }
 }
 

@@ -101,17 +101,17 @@ impl TokenFetcher for TicketFetcher {
                 TokenApi::Oapi => {
                     let value = self
                         .client
-                        .get_oapi("get_jsapi_ticket", "/get_jsapi_ticket")
+                        .get_oapi("jsapi_ticket", "/get_jsapi_ticket")
                         .await?;
-                    let t: OapiTicket = parse_payload("get_jsapi_ticket", &value)?;
+                    let t: OapiTicket = parse_payload("jsapi_ticket", &value)?;
                     (t.ticket, t.expires_in)
                 }
                 TokenApi::V1 => {
                     let value = self
                         .client
-                        .post_api("jsapiTickets", "/v1.0/oauth2/jsapiTickets", &json!({}))
+                        .post_api("jsapi_ticket", "/v1.0/oauth2/jsapiTickets", &json!({}))
                         .await?;
-                    let t: V1Ticket = parse_payload("jsapiTickets", &value)?;
+                    let t: V1Ticket = parse_payload("jsapi_ticket", &value)?;
                     (t.jsapi_ticket, t.expire_in)
                 }
             };

@@ -8,7 +8,9 @@ use crate::guard::{SysLevel, SysLevelPolicy};
 /// The claims of a session token.
 ///
 /// `sub` is DingTalk's `userid`; `unionid`, `name`, `sys` and `sys_level` are copied from the
-/// login; `iat`/`exp` are Unix seconds; `jti` is random and is what logout revokes. `ext` holds
+/// login (and re-read from DingTalk at each refresh); `iat`/`exp` are Unix seconds; `auth_time`
+/// is when the person originally logged in, kept across refreshes; `jti` is random and is what
+/// logout revokes. `ext` holds
 /// fields added at login by an enrichment hook (e.g. department ids) and is omitted when empty.
 ///
 /// ```
@@ -43,6 +45,12 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at (Unix seconds).
     pub exp: i64,
+    /// When the person logged in with DingTalk (Unix seconds), kept across refreshes: a
+    /// refresh never extends a session past `auth_time` plus the session max age
+    /// ([`crate::ConfigBuilder::session_max_age`]). `None` only in tokens from before this
+    /// claim existed, which count from their `iat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
     /// Random token id; logout revokes it.
     pub jti: String,
     /// Issuer, when configured.
@@ -60,6 +68,17 @@ impl Claims {
     /// DingTalk `userid` (the `sub` claim).
     pub fn userid(&self) -> &str {
         &self.sub
+    }
+
+    /// When the person logged in (`auth_time`, else `iat`), Unix seconds.
+    ///
+    /// ```
+    /// # let claims: dingtalk_login::session::Claims = serde_json::from_str(
+    /// #     r#"{"sub":"u1","iat":1700000500,"exp":1700028800,"auth_time":1700000000,"jti":"j"}"#).unwrap();
+    /// assert_eq!(claims.logged_in_at(), 1_700_000_000);
+    /// ```
+    pub fn logged_in_at(&self) -> i64 {
+        self.auth_time.unwrap_or(self.iat)
     }
 
     /// Whether this session passes `policy`.

@@ -13,6 +13,7 @@ use serde_json::Map;
 use crate::clock::Clock;
 use crate::dingtalk::DingTalkUser;
 use crate::error::{ConfigError, Error, SessionRejection};
+use crate::metrics;
 use crate::session::verifier::{self, PreparedKey, VerifiedCache};
 use crate::session::{Claims, SigningKey, VerifyingKey};
 use crate::store::Revocation;
@@ -33,6 +34,7 @@ pub struct SessionCodec {
     keys: Arc<[PreparedKey]>,
     cache: Option<Arc<VerifiedCache>>,
     ttl: Duration,
+    max_age: Duration,
     leeway: Duration,
     issuer: Option<String>,
     audience: Option<String>,
@@ -45,6 +47,7 @@ impl fmt::Debug for SessionCodec {
         f.debug_struct("SessionCodec")
             .field("signing", &self.signing)
             .field("ttl", &self.ttl)
+            .field("max_age", &self.max_age)
             .field("leeway", &self.leeway)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
@@ -57,6 +60,7 @@ pub(crate) struct CodecParts {
     pub signing: SigningKey,
     pub extra_verifiers: Vec<VerifyingKey>,
     pub ttl: Duration,
+    pub max_age: Duration,
     pub leeway: Duration,
     pub issuer: Option<String>,
     pub audience: Option<String>,
@@ -91,6 +95,7 @@ impl SessionCodec {
             keys,
             cache,
             ttl: parts.ttl,
+            max_age: parts.max_age,
             leeway: parts.leeway,
             issuer: parts.issuer,
             audience: parts.audience,
@@ -126,7 +131,8 @@ impl SessionCodec {
         }
     }
 
-    /// Signs a new session for `user`, with extension claims `ext`.
+    /// Signs a new session for `user`, with extension claims `ext`: `auth_time` is now, and
+    /// `exp` is now plus the TTL (or the max age, when that is shorter).
     ///
     /// # Errors
     /// [`Error::Internal`] if signing fails (it does not with a key that passed `build()`).
@@ -143,14 +149,61 @@ impl SessionCodec {
             sys: user.sys,
             sys_level: user.sys_level,
             iat,
-            exp: iat.saturating_add(self.ttl.as_secs().min(i64::MAX as u64) as i64),
-            jti: URL_SAFE_NO_PAD.encode(rand::rng().random::<[u8; 16]>()),
+            exp: iat.saturating_add(secs(self.ttl.min(self.max_age))),
+            auth_time: Some(iat),
+            jti: new_jti(),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             ext,
         };
         let token = self.sign(&claims)?;
         Ok((token, claims))
+    }
+
+    /// Signs the successor of `old` at a refresh: the same identity, `auth_time` and extension
+    /// claims, the name and level DingTalk reports now (`live`), a new `jti`, and `exp` =
+    /// min(now + TTL, `auth_time` + max age).
+    ///
+    /// # Errors
+    /// [`Error::Unauthenticated`] ([`SessionRejection::Expired`]) once the max age is reached:
+    /// the person logs in again. [`Error::Internal`] if signing fails.
+    pub(crate) fn reissue(
+        &self,
+        old: &Claims,
+        live: &DingTalkUser,
+    ) -> Result<(String, Claims), Error> {
+        let now = self.clock.unix();
+        let deadline = self.max_age_deadline(old);
+        if now >= deadline {
+            return Err(Error::Unauthenticated(SessionRejection::Expired));
+        }
+        let claims = Claims {
+            sub: old.sub.clone(),
+            unionid: old.unionid.clone(),
+            name: live.name.clone(),
+            sys: live.sys,
+            sys_level: live.sys_level,
+            iat: now,
+            exp: now.saturating_add(secs(self.ttl)).min(deadline),
+            auth_time: Some(old.logged_in_at()),
+            jti: new_jti(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            ext: old.ext.clone(),
+        };
+        let token = self.sign(&claims)?;
+        Ok((token, claims))
+    }
+
+    /// When a session that began at `claims`' `auth_time` must end, refreshes included.
+    pub(crate) fn max_age_deadline(&self, claims: &Claims) -> i64 {
+        claims.logged_in_at().saturating_add(secs(self.max_age))
+    }
+
+    /// How long any session, refreshes included, can live: the max age (or the TTL, were it
+    /// longer), plus the leeway on `exp`. A user revocation is kept that long.
+    pub(crate) fn longest_session(&self) -> i64 {
+        secs(self.max_age.max(self.ttl)).saturating_add(secs(self.leeway))
     }
 
     /// Signs `claims` as they are.
@@ -168,28 +221,40 @@ impl SessionCodec {
     /// [`Error::Unauthenticated`] with the reason.
     pub fn verify(&self, token: &str) -> Result<Arc<Claims>, Error> {
         let Some(cache) = &self.cache else {
-            let claims = Arc::new(self.decode(token)?);
-            self.check_live(&claims)?;
-            return Ok(claims);
+            let verified = self.verify_uncached(token);
+            metrics::verification(&verified, false);
+            return verified;
         };
         if let Some(claims) = cache.get(token) {
-            self.check_live(&claims)?;
-            return Ok(claims);
+            let verified = self.check_live(&claims).map(|()| claims);
+            metrics::verification(&verified, true);
+            return verified;
         }
+        let verified = self.verify_uncached(token);
+        if let Ok(claims) = &verified {
+            cache.insert(token, claims.clone());
+        }
+        metrics::verification(&verified, false);
+        verified
+    }
+
+    fn verify_uncached(&self, token: &str) -> Result<Arc<Claims>, Error> {
         let claims = Arc::new(self.decode(token)?);
         self.check_live(&claims)?;
-        cache.insert(token, claims.clone());
         Ok(claims)
     }
 
-    /// `exp` (with the leeway) and revocation: what must hold on every request, even for a
-    /// token whose signature was checked before.
+    /// `exp` (with the leeway) and revocation (of the `jti`, or of every session of the user
+    /// issued up to a second): what must hold on every request, even for a token whose
+    /// signature was checked before.
     pub fn check_live(&self, claims: &Claims) -> Result<(), Error> {
         let now = self.clock.unix();
         if now > claims.exp.saturating_add(self.leeway.as_secs() as i64) {
             return Err(Error::Unauthenticated(SessionRejection::Expired));
         }
-        if self.revocation.is_revoked(&claims.jti) {
+        if self.revocation.is_revoked(&claims.jti)
+            || self.revocation.is_user_revoked(&claims.sub, claims.iat)
+        {
             return Err(Error::Unauthenticated(SessionRejection::Revoked));
         }
         Ok(())
@@ -229,4 +294,13 @@ impl SessionCodec {
     pub fn revocation(&self) -> &Arc<dyn Revocation> {
         &self.revocation
     }
+}
+
+fn secs(d: Duration) -> i64 {
+    d.as_secs().min(i64::MAX as u64) as i64
+}
+
+/// A random token id: 128 bits, URL-safe base64 (never contains `:`).
+fn new_jti() -> String {
+    URL_SAFE_NO_PAD.encode(rand::rng().random::<[u8; 16]>())
 }

@@ -150,7 +150,8 @@ impl TopClient {
             http.post(&*self.gateway).form(&form)
         };
         let judge = |api: &'static str, value: Value| judge_top(api, &response_key, value);
-        Ok(self.transport.call(method, build, judge).await?)
+        // Every TOP method is one `api` label, "top": the label set stays fixed.
+        Ok(self.transport.call("top", build, judge).await?)
     }
 
     /// `alibaba.dc.uc.inner.user.by.account.get`: who an account (or user id) belongs to.

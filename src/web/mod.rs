@@ -14,6 +14,8 @@
 //! | `GET /auth/dingtalk/jsapi?url=<page url>` | 200 `{agentId, corpId, timeStamp, nonceStr, signature, type: 0}` for `dd.config` ([`crate::jsapi`]) |
 //! | `GET /auth/dingtalk/web[?next=PATH]` | 302 to DingTalk's web (QR code) login page + the `dingtalk_web_state` cookie |
 //! | `GET /auth/dingtalk/web/callback?authCode&state` | 302 to `next` + session cookie, when `state` matches the cookie's |
+//! | `POST /auth/refresh` (a session) | 200 like the login, with the successor token and cookie; the presented session is revoked |
+//! | `POST /admin/users/{userid}/revoke` (a super admin's session) | 204; every session of `userid` issued up to now is refused |
 //!
 //! Paths and allowed origins come from [`LoginRoutes`]. The web login's two paths are fixed:
 //! the callback's URL is what the DingTalk developer console is told.
@@ -22,6 +24,7 @@ mod authorize;
 mod cookies;
 mod head;
 mod jsapi;
+mod lifecycle;
 mod limit;
 mod reply;
 mod weblogin;
@@ -37,10 +40,9 @@ use subtle::ConstantTimeEq;
 use crate::code::AuthCode;
 use crate::error::Error;
 use crate::login::{DingTalkLogin, Login};
+use crate::metrics;
 
-#[cfg(any(feature = "axum", feature = "actix"))]
-pub(crate) use authorize::authorize;
-pub(crate) use authorize::{gate, SessionOutcome};
+pub(crate) use authorize::{authorize, gate, SessionOutcome};
 pub(crate) use head::{session_token, RequestHead};
 #[cfg(feature = "actix")]
 pub(crate) use head::header_str;
@@ -73,6 +75,8 @@ pub struct LoginRoutes {
     state: String,
     logout: String,
     jsapi: String,
+    refresh: String,
+    revoke_user: String,
     allowed_origins: Option<Vec<String>>,
     rate_limit: Option<limit::LoginRateLimit>,
     trust_forwarded_for: bool,
@@ -87,6 +91,8 @@ impl Default for LoginRoutes {
             state: "/auth/dingtalk/state".into(),
             logout: "/auth/logout".into(),
             jsapi: "/auth/dingtalk/jsapi".into(),
+            refresh: "/auth/refresh".into(),
+            revoke_user: "/admin/users/{userid}/revoke".into(),
             allowed_origins: None,
             rate_limit: None,
             trust_forwarded_for: false,
@@ -121,13 +127,32 @@ impl LoginRoutes {
         self
     }
 
+    /// The session refresh path (POST). Default `/auth/refresh`.
+    pub fn refresh_path_at(mut self, path: impl Into<String>) -> Self {
+        self.refresh = path.into();
+        self
+    }
+
+    /// The revoke-a-user path (POST, super admins only). It must contain the segment
+    /// `{userid}`. Default `/admin/users/{userid}/revoke`.
+    ///
+    /// ```
+    /// use dingtalk_login::web::LoginRoutes;
+    /// let routes = LoginRoutes::default().revoke_user_path_at("/ops/users/{userid}/sign-out");
+    /// # let _ = routes;
+    /// ```
+    pub fn revoke_user_path_at(mut self, path: impl Into<String>) -> Self {
+        self.revoke_user = path.into();
+        self
+    }
+
     /// The configured allowed origins, without trailing `/`.
     pub(crate) fn allowed_origin_list(&self) -> Option<&[String]> {
         self.allowed_origins.as_deref()
     }
 
-    /// Origins allowed to POST login and logout, replacing the default (the request's own
-    /// origin). Matched exactly, ignoring case; a trailing `/` is tolerated.
+    /// Origins allowed to POST login, logout, refresh and revoke-user, replacing the default
+    /// (the request's own origin). Matched exactly, ignoring case; a trailing `/` is tolerated.
     pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -200,6 +225,8 @@ impl LoginRoutes {
             ("GET", self.jsapi.as_str(), Route::Jsapi),
             ("GET", weblogin::WEB_LOGIN_PATH, Route::WebLogin),
             ("GET", weblogin::WEB_CALLBACK_PATH, Route::WebCallback),
+            ("POST", self.refresh.as_str(), Route::Refresh),
+            ("POST", self.revoke_user.as_str(), Route::RevokeUser),
         ];
         #[cfg(feature = "testing")]
         if let Some(echo) = &self.echo {
@@ -266,8 +293,30 @@ impl RouteTable {
     pub(crate) fn recognize(&self, method: &str, path: &str) -> Option<Route> {
         self.table
             .iter()
-            .find(|(m, p, _)| *m == method && **p == *path)
+            .find(|(m, p, _)| *m == method && path_param(p, path).is_some())
             .map(|(_, _, route)| *route)
+    }
+}
+
+/// Whether `path` matches the route `pattern`, where a segment `{name}` stands for any one
+/// non-empty segment (as in actix and axum): `Some` with that segment (raw, not decoded), or
+/// `Some("")` for a pattern without one.
+pub(crate) fn path_param<'p>(pattern: &str, path: &'p str) -> Option<&'p str> {
+    if !pattern.contains('{') {
+        return (pattern == path).then_some("");
+    }
+    let mut param = "";
+    let mut want = pattern.split('/');
+    let mut have = path.split('/');
+    loop {
+        match (want.next(), have.next()) {
+            (None, None) => return Some(param),
+            (Some(w), Some(h)) if w.starts_with('{') && w.ends_with('}') && !h.is_empty() => {
+                param = h;
+            }
+            (Some(w), Some(h)) if w == h => {}
+            _ => return None,
+        }
     }
 }
 
@@ -291,6 +340,8 @@ pub(crate) enum Route {
     Jsapi,
     WebLogin,
     WebCallback,
+    Refresh,
+    RevokeUser,
     #[cfg(feature = "testing")]
     Echo,
 }
@@ -310,13 +361,16 @@ where
     B: Future<Output = Result<Bytes, Error>>,
 {
     let answered = match route {
-        Route::Login => post_login(login, routes, head, body).await,
-        Route::RedirectLogin => redirect_login(login, routes, head).await,
+        // One count and one span per attempt, refusals before the exchange included.
+        Route::Login => metrics::observe_login("code", post_login(login, routes, head, body)).await,
+        Route::RedirectLogin => return redirect_login(login, routes, head).await,
         Route::State => Ok(state(login)),
         Route::Logout => return logout(login, routes, head).await,
         Route::Jsapi => jsapi::jsapi_config(login, routes, head).await,
         Route::WebLogin => return weblogin::start(login, head),
         Route::WebCallback => return weblogin::callback(login, routes, head).await,
+        Route::Refresh => return lifecycle::refresh(login, routes, head).await,
+        Route::RevokeUser => lifecycle::revoke_user(login, routes, &routes.revoke_user, head).await,
         #[cfg(feature = "testing")]
         Route::Echo => Ok(Reply::json(
             StatusCode::OK,
@@ -347,7 +401,7 @@ where
             .map_err(|_| Error::RequestTimeout)??;
         code_from_body(head, &body)?
     };
-    let session = login.login(&code).await?;
+    let session = login.exchange(&code).await?;
     Ok(logged_in(login, session))
 }
 
@@ -365,12 +419,27 @@ fn code_from_body(head: &impl RequestHead, body: &[u8]) -> Result<AuthCode, Erro
     }
 }
 
+/// The redirect login: its attempt counted and spanned like a POST's, and the state cookie
+/// cleared whatever the outcome after the state check.
 async fn redirect_login(
     login: &DingTalkLogin,
     routes: &LoginRoutes,
     head: &impl RequestHead,
-) -> Result<Reply, Error> {
+) -> Reply {
     let clear_state = || cookies::clear_state(login.cookie_settings(), cookies::STATE_COOKIE);
+    match metrics::observe_login("code", redirect_exchange(login, routes, head)).await {
+        Ok(session) => logged_in(login, session).with_cookie(clear_state()),
+        // Refused before the state was checked: the state is still unused.
+        Err(e @ (Error::TooManyRequests { .. } | Error::InvalidState)) => Reply::error(&e),
+        Err(e) => Reply::error(&e).with_cookie(clear_state()),
+    }
+}
+
+async fn redirect_exchange(
+    login: &DingTalkLogin,
+    routes: &LoginRoutes,
+    head: &impl RequestHead,
+) -> Result<Login, Error> {
     routes.check_rate(head)?;
     let query = head.query().unwrap_or("");
     // The state first, so a forged request spends no code.
@@ -383,16 +452,10 @@ async fn redirect_login(
     if !matches {
         return Err(Error::InvalidState);
     }
-    // The state is single use, like the code it protected: cleared whether the login works
-    // or not, so a failed attempt starts again from a fresh state.
-    let session = match AuthCode::from_form(query.as_bytes()) {
-        Ok(code) => login.login(&code).await,
-        Err(e) => Err(e),
-    };
-    match session {
-        Ok(session) => Ok(logged_in(login, session).with_cookie(clear_state())),
-        Err(e) => Ok(Reply::error(&e).with_cookie(clear_state())),
-    }
+    // The state is single use, like the code it protected: cleared (by the caller) whether
+    // the login works or not, so a failed attempt starts again from a fresh state.
+    let code = AuthCode::from_form(query.as_bytes())?;
+    login.exchange(&code).await
 }
 
 /// 200 with the login JSON and the session cookie, living as long as the token.
@@ -571,6 +634,34 @@ mod tests {
         .expect("a stalled body is answered, not waited for forever");
         assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT);
         assert!(reply.body.contains("request_timeout"), "{}", reply.body);
+    }
+
+    #[test]
+    fn path_patterns_match_one_segment_per_parameter() {
+        let p = "/admin/users/{userid}/revoke";
+        assert_eq!(path_param(p, "/admin/users/u-1/revoke"), Some("u-1"));
+        assert_eq!(path_param(p, "/admin/users/a%20b/revoke"), Some("a%20b"));
+        for no in [
+            "/admin/users//revoke",
+            "/admin/users/a/b/revoke",
+            "/admin/users/u-1",
+            "/admin/users/u-1/revoke/",
+            "/admin/users/by-mobile/1",
+        ] {
+            assert_eq!(path_param(p, no), None, "{no}");
+        }
+        assert_eq!(path_param("/auth/refresh", "/auth/refresh"), Some(""));
+        assert_eq!(path_param("/auth/refresh", "/auth/refresh/"), None);
+        let routes = RouteTable::new(LoginRoutes::default());
+        assert_eq!(
+            routes.recognize("POST", "/admin/users/x/revoke"),
+            Some(Route::RevokeUser)
+        );
+        assert_eq!(routes.recognize("GET", "/admin/users/x/revoke"), None);
+        assert_eq!(
+            routes.recognize("POST", "/auth/refresh"),
+            Some(Route::Refresh)
+        );
     }
 
     #[test]

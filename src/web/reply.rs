@@ -92,10 +92,14 @@ impl Reply {
         if let Some(after) = error.retry_after_secs() {
             reply.headers.push(("retry-after", after.to_string()));
         }
-        if let Error::Unauthenticated(why) = error {
-            let value = match why {
-                SessionRejection::Missing => "Bearer",
-                _ => r#"Bearer error="invalid_token""#,
+        // RFC 7235: every 401 names its scheme. Only a presented, refused session token is
+        // `invalid_token`; a refused login code asks for a login like a missing session does.
+        if status == StatusCode::UNAUTHORIZED {
+            let value = match error {
+                Error::Unauthenticated(why) if *why != SessionRejection::Missing => {
+                    r#"Bearer error="invalid_token""#
+                }
+                _ => "Bearer",
             };
             reply.headers.push(("www-authenticate", value.into()));
         }
@@ -199,6 +203,15 @@ mod tests {
             Reply::error(&Error::Forbidden).header("www-authenticate"),
             None
         );
+        for login_refused in [Error::CodeReplayed, Error::CodeRejected(Box::default())] {
+            let r = Reply::error(&login_refused);
+            assert_eq!(r.status, 401);
+            assert_eq!(
+                r.header("www-authenticate"),
+                Some("Bearer"),
+                "{login_refused}"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use super::{cookies, logged_in_cookie, new_state, LoginRoutes, Reply, RequestHea
 use crate::code::{form_value, AuthCode};
 use crate::error::{Error, UpstreamDetail};
 use crate::login::{DingTalkLogin, WEB_LOGIN};
+use crate::metrics;
 
 /// Where the web login starts.
 pub(crate) const WEB_LOGIN_PATH: &str = "/auth/dingtalk/web";
@@ -99,28 +100,31 @@ pub(crate) async fn callback(
     head: &impl RequestHead,
 ) -> Reply {
     let html = prefers_html(head);
-    if login.web().configured().is_none() {
-        return Reply::error_page(&Error::NotConfigured(WEB_LOGIN), html, WEB_LOGIN_PATH);
-    }
-    if let Err(e) = routes.check_rate(head) {
-        return Reply::error_page(&e, html, WEB_LOGIN_PATH);
-    }
-    // The state first, so a forged request spends no code and asks DingTalk nothing.
-    let Some(web_state) = matching_state(login, head) else {
-        return Reply::error_page(&Error::InvalidState, html, WEB_LOGIN_PATH);
-    };
-    let retry = retry_link(&web_state.next);
-    let clear = cookies::clear_state(login.cookie_settings(), cookies::WEB_STATE_COOKIE);
-    let outcome = match exchange(login, head).await {
-        Ok(session) => {
-            let cookie = logged_in_cookie(login, &session);
-            return Reply::redirect(&web_state.next)
-                .with_cookie(cookie)
-                .with_cookie(clear);
+    // Set once the state matched: where an error page sends the person to start again.
+    let mut retry = None;
+    // One count and one span per attempt (`method="web"`), refusals included.
+    let attempt = async {
+        if login.web().configured().is_none() {
+            return Err(Error::NotConfigured(WEB_LOGIN));
         }
-        Err(e) => e,
+        routes.check_rate(head)?;
+        // The state first, so a forged request spends no code and asks DingTalk nothing.
+        let web_state = matching_state(login, head).ok_or(Error::InvalidState)?;
+        retry = Some(retry_link(&web_state.next));
+        Ok((exchange(login, head).await?, web_state.next))
     };
-    Reply::error_page(&outcome, html, &retry).with_cookie(clear)
+    let outcome = metrics::observe_login("web", attempt).await;
+    let clear = || cookies::clear_state(login.cookie_settings(), cookies::WEB_STATE_COOKIE);
+    match (outcome, retry) {
+        (Ok((session, next)), _) => {
+            let cookie = logged_in_cookie(login, &session);
+            Reply::redirect(&next)
+                .with_cookie(cookie)
+                .with_cookie(clear())
+        }
+        (Err(e), Some(retry)) => Reply::error_page(&e, html, &retry).with_cookie(clear()),
+        (Err(e), None) => Reply::error_page(&e, html, WEB_LOGIN_PATH),
+    }
 }
 
 /// The state cookie's content, when it is genuine, unexpired and matches the query's `state`.

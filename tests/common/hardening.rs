@@ -1,5 +1,12 @@
 //! Contract cases of the attack pass: the login rate limit, the single-use state cookie of a
-//! failed redirect login, and two session cookies on one request.
+//! failed redirect login, two session cookies on one request, a wrong app secret under load,
+//! oversized and redirecting upstream answers, and clients that leave mid-login.
+
+use std::time::Duration;
+
+use dingtalk_login::testing::{Endpoint, Failure, FakeDingTalk};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 use super::*;
 
@@ -12,6 +19,8 @@ macro_rules! hardening_contract_tests {
             failed_redirect_login_clears_the_state_cookie,
             an_empty_session_cookie_does_not_hide_a_valid_one,
             public_url_origin_is_allowed { "PUBLIC_URL" = "https://app.test" },
+            a_wrong_secret_under_load_costs_a_handful_of_token_fetches { "DINGTALK_APP_SECRET" = "not-the-secret" },
+            a_client_that_leaves_mid_exchange_does_not_spend_its_code,
         );
     };
 }
@@ -101,4 +110,90 @@ pub async fn public_url_origin_is_allowed(base: &str, fake: &FakeDingTalk) {
         "cross_site_request",
     )
     .await;
+}
+
+/// A wrong app secret, 30 concurrent logins → each fails with 502 `upstream_error`, and the
+/// failed `gettoken` is shared instead of repeated per login. The logins start 10 ms apart
+/// (all within well under a second): a cache that shares a failure only with the callers
+/// queued behind the fetch in flight would fetch again for nearly every one of them.
+pub async fn a_wrong_secret_under_load_costs_a_handful_of_token_fetches(
+    base: &str,
+    fake: &FakeDingTalk,
+) {
+    let logins: Vec<_> = (0..30)
+        .map(|i| {
+            let (base, code) = (base.to_owned(), fake.mint_code("staff"));
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(10 * i)).await;
+                post_code(&base, &code).await
+            })
+        })
+        .collect();
+    for login in logins {
+        assert_error(login.await.unwrap(), 502, "upstream_error").await;
+    }
+    let fetches = fake.calls(Endpoint::GetToken);
+    assert!(
+        (1..=3).contains(&fetches),
+        "{fetches} gettoken calls for 30 logins"
+    );
+}
+
+/// A login whose client disconnects while `getuserinfo` is in flight leaves no claim behind:
+/// a retry of the same code logs in, instead of meeting `code_replayed` for five minutes.
+///
+/// The first exchange hangs for a minute, far beyond the app's 3 s upstream timeout. An
+/// adapter that drops the login when its client leaves (axum) must release the claim as it
+/// drops; one that runs the login to its end (a 504 nobody reads) releases it after the
+/// timeout. Either way the retry, tried until it stops meeting `code_replayed`, logs in well
+/// before the claim's five minutes are up.
+pub async fn a_client_that_leaves_mid_exchange_does_not_spend_its_code(
+    base: &str,
+    fake: &FakeDingTalk,
+) {
+    fake.fail_next(
+        Endpoint::GetUserInfo,
+        1,
+        Failure::Delay(Duration::from_secs(60)),
+    );
+    let code = fake.mint_code("staff");
+    let addr = base.strip_prefix("http://").expect("an http base URL");
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /auth/dingtalk HTTP/1.1\r\nHost: {addr}\r\nX-DingTalk-Code: {code}\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    client.write_all(request.as_bytes()).await.unwrap();
+    // The exchange is under way once the fake has seen it.
+    wait_for("the first getuserinfo call", || {
+        fake.calls(Endpoint::GetUserInfo) == 1
+    })
+    .await;
+    drop(client);
+
+    // Tried for 20 s: without the release the claim lives five minutes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let res = post_code(base, &code).await;
+        if res.status() == 200 {
+            assert_eq!(json_ok(res).await["user"]["userid"], "staff");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the code is still claimed 20 s after its client left"
+        );
+        assert_error(res, 401, "code_replayed").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.calls(Endpoint::GetUserInfo), 2, "one exchange per try");
+}
+
+/// Polls `done` every 10 ms, for at most 10 s.
+async fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "waited for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

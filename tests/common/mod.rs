@@ -12,20 +12,20 @@
 //! ```
 //!
 //! Every case gets a fresh fake (with the users of [`fake`]) and a fresh app.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 #[macro_use]
 pub mod hardening;
 #[allow(unused_imports)]
 pub use hardening::*;
 #[macro_use]
-pub mod harden;
-#[macro_use]
-pub mod harden2;
-#[macro_use]
 pub mod jsapi;
 #[macro_use]
 pub mod weblogin;
+#[macro_use]
+pub mod lifecycle;
+#[macro_use]
+pub mod metrics;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -34,9 +34,14 @@ use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE
 use reqwest::{Client, Method, Response};
 use serde_json::{json, Value};
 
-/// One `#[tokio::test]` per contract case, against the app `$start` serves.
+/// One `#[tokio::test]` per contract case, against the app `$start` serves: the cases here and
+/// every group's (hardening, JSAPI, web login, session lifecycle).
 macro_rules! contract_tests {
     ($start:path) => {
+        hardening_contract_tests!($start);
+        jsapi_contract_tests!($start);
+        weblogin_contract_tests!($start);
+        lifecycle_contract_tests!($start);
         contract_tests!(@cases $start;
             healthz,
             login_json_answer_and_cookie,

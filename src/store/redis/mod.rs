@@ -94,6 +94,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::ConfigBuilder;
 use crate::dingtalk::{TokenFetcher, TokenSource};
 use crate::error::Error;
+use crate::metrics;
 
 pub(crate) use replay::RedisReplayGuard;
 pub(crate) use revocation::RedisRevocation;
@@ -178,8 +179,9 @@ impl RedisStores {
             timeout,
             clock: Arc::new(SystemClock),
             warned: Arc::new(AtomicI64::new(i64::MIN)),
+            store: "replay",
         };
-        let revocation = Arc::new(RedisRevocation::start(conn.clone(), client));
+        let revocation = Arc::new(RedisRevocation::start(conn.for_store("revocation"), client));
         if !revocation.wait_synced(timeout * 8).await {
             return Err(Error::StoreUnavailable(
                 "the revocation set could not be loaded from redis".into(),
@@ -200,7 +202,7 @@ impl RedisStores {
 
     /// The replay guard, for [`ConfigBuilder::replay_guard`].
     pub fn replay_guard(&self) -> Arc<RedisReplayGuard> {
-        Arc::new(RedisReplayGuard::new(self.conn.clone()))
+        Arc::new(RedisReplayGuard::new(self.conn.for_store("replay")))
     }
 
     /// The revocation set, for [`ConfigBuilder::revocation`]. Every call returns the same set
@@ -213,7 +215,10 @@ impl RedisStores {
     /// [`ConfigBuilder::token_source`]; or pass `|f| stores.token_source(f)` to
     /// [`ConfigBuilder::token_cache`] to wrap the app's own `gettoken`.
     pub fn token_source(&self, fetcher: impl TokenFetcher) -> Arc<RedisTokenSource> {
-        Arc::new(RedisTokenSource::new(self.conn.clone(), Box::new(fetcher)))
+        Arc::new(RedisTokenSource::new(
+            self.conn.for_store("token"),
+            Box::new(fetcher),
+        ))
     }
 
     /// Sets the replay guard, the revocation set and the token cache of `builder` to these
@@ -233,7 +238,7 @@ impl RedisStores {
     /// second fetch can replace the ticket the others are signing with.
     fn shared_ticket(&self, fetcher: Box<dyn TokenFetcher>) -> Arc<dyn TokenSource> {
         Arc::new(RedisTokenSource::named(
-            self.conn.clone(),
+            self.conn.for_store("ticket"),
             "jsapi-ticket",
             fetcher,
         ))
@@ -250,6 +255,8 @@ pub(crate) struct Conn {
     // Unix seconds of the last "redis is unavailable" warning, shared by the stores so an
     // outage logs a line every 30 s, not one per request.
     warned: Arc<AtomicI64>,
+    // The `store` label of `dingtalk_login_store_errors_total` for this store's failures.
+    store: &'static str,
 }
 
 impl Conn {
@@ -262,7 +269,19 @@ impl Conn {
     where
         F: Future<Output = redis::RedisResult<T>>,
     {
-        timed(self.timeout, what, call(self.manager.clone())).await
+        let result = timed(self.timeout, what, call(self.manager.clone())).await;
+        if result.is_err() {
+            metrics::store_error(self.store);
+        }
+        result
+    }
+
+    /// The same connection, counting its failures under another `store` label.
+    fn for_store(&self, store: &'static str) -> Self {
+        Self {
+            store,
+            ..self.clone()
+        }
     }
 
     fn key(&self, name: &str) -> String {

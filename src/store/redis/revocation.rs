@@ -13,7 +13,8 @@ use tokio::sync::{watch, Notify};
 use tokio::task::AbortHandle;
 
 use crate::error::Error;
-use crate::store::Revocation;
+use crate::metrics;
+use crate::store::{Revocation, UserCutoffs};
 use crate::BoxFuture;
 
 use super::{timed, Conn};
@@ -35,7 +36,10 @@ const RELOAD_TIMEOUT_FACTOR: u32 = 10;
 /// - `revoke` adds the session locally at once, then (one atomic transaction) adds
 ///   `jti → exp` to the sorted set `<prefix>revoked`, prunes entries more than an hour past
 ///   their `exp`, and publishes `"<exp>:<jti>"` on the channel `<prefix>revocations`.
-/// - `is_revoked` is a lookup in a local set, synchronous and without I/O.
+/// - `revoke_user` does the same with the member `u:<issued_up_to>:<userid>` and the score
+///   `until` (a `jti` never contains `:`, so the two cannot be confused).
+/// - `is_revoked` and `is_user_revoked` are lookups in local sets, synchronous and without
+///   I/O.
 /// - A subscriber task feeds the local set from the channel. After every (re)subscription it
 ///   first writes the logouts queued while Redis was unreachable, then reloads the sorted set,
 ///   so revocations made while it was away are enforced too.
@@ -54,6 +58,7 @@ struct Inner {
     set_key: String,
     channel: String,
     local: RwLock<HashMap<String, i64>>,
+    users: UserCutoffs,
     // `synced` for the hot path, `synced_tx` for those who wait for it.
     synced: AtomicBool,
     synced_tx: watch::Sender<bool>,
@@ -85,6 +90,7 @@ impl RedisRevocation {
             channel: conn.key("revocations"),
             conn,
             local: RwLock::new(HashMap::new()),
+            users: UserCutoffs::default(),
             synced: AtomicBool::new(false),
             synced_tx: watch::channel(false).0,
             pending: Mutex::new(VecDeque::new()),
@@ -113,9 +119,9 @@ impl RedisRevocation {
         self.inner.lock_pending().len()
     }
 
-    /// Revocations held in the local set.
+    /// Revocations held in the local set (sessions and users).
     pub fn len(&self) -> usize {
-        self.inner.read_local().len()
+        self.inner.read_local().len() + self.inner.users.len()
     }
 
     /// Whether the local set is empty.
@@ -123,13 +129,13 @@ impl RedisRevocation {
         self.len() == 0
     }
 
-    async fn revoke_everywhere(&self, jti: &str, exp: i64) -> Result<(), Error> {
+    async fn revoke_everywhere(&self, member: &str, score: i64) -> Result<(), Error> {
         // This instance refuses the session at once, whatever Redis says.
-        self.inner.insert_local(jti, exp);
-        match self.inner.write_remote(jti, exp).await {
+        self.inner.insert_local(member, score);
+        match self.inner.write_remote(member, score).await {
             Ok(()) => Ok(()),
             Err(e) => {
-                self.inner.queue(jti, exp);
+                self.inner.queue(member, score);
                 self.inner.wake.notify_one();
                 tracing::warn!(error = %e, "logout recorded on this instance only; it reaches the others when redis is back");
                 Err(e)
@@ -151,6 +157,33 @@ impl Revocation for RedisRevocation {
         }
         self.inner.read_local().contains_key(jti)
     }
+
+    fn revoke_user<'a>(
+        &'a self,
+        userid: &'a str,
+        issued_up_to: i64,
+        until: i64,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let member = user_member(userid, issued_up_to);
+        Box::pin(async move { self.revoke_everywhere(&member, until).await })
+    }
+
+    fn is_user_revoked(&self, userid: &str, iat: i64) -> bool {
+        self.inner.users.refuses(userid, iat)
+    }
+}
+
+/// The sorted-set member of a user revocation: `u:<issued_up_to>:<userid>`.
+fn user_member(userid: &str, issued_up_to: i64) -> String {
+    format!("{USER_MEMBER}{issued_up_to}:{userid}")
+}
+
+const USER_MEMBER: &str = "u:";
+
+/// A member's user revocation, if it is one: (`userid`, `issued_up_to`).
+fn parse_user_member(member: &str) -> Option<(&str, i64)> {
+    let (at, userid) = member.strip_prefix(USER_MEMBER)?.split_once(':')?;
+    Some((userid, at.parse().ok()?)).filter(|(u, _)| !u.is_empty())
 }
 
 impl Inner {
@@ -162,7 +195,20 @@ impl Inner {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn insert_local(&self, jti: &str, exp: i64) {
+    /// Adds a member of the shared set (a `jti` or a user revocation) to the local sets.
+    fn insert_local(&self, member: &str, score: i64) {
+        match parse_user_member(member) {
+            Some((userid, issued_up_to)) => self.insert_user(userid, issued_up_to, score),
+            None => self.insert_session(member, score),
+        }
+    }
+
+    fn insert_user(&self, userid: &str, issued_up_to: i64, until: i64) {
+        self.users
+            .insert(userid, issued_up_to, until, self.conn.now());
+    }
+
+    fn insert_session(&self, jti: &str, exp: i64) {
         let now = self.conn.now();
         let mut map = self.local.write().unwrap_or_else(|p| p.into_inner());
         // Amortised purge: only when the map has doubled since it was last this size.
@@ -187,7 +233,8 @@ impl Inner {
         self.synced.swap(synced, Ordering::AcqRel)
     }
 
-    /// Adds the revocation to the shared set and tells the other instances, in one transaction.
+    /// Adds the revocation (a `jti`, or a user member) to the shared set and tells the other
+    /// instances, in one transaction.
     async fn write_remote(&self, jti: &str, exp: i64) -> Result<(), Error> {
         let prune_before = self.conn.now() - KEEP_AFTER_EXP;
         let message = format!("{exp}:{jti}");
@@ -257,9 +304,9 @@ impl Inner {
         let payload = String::from_utf8_lossy(msg.get_payload_bytes());
         match payload
             .split_once(':')
-            .and_then(|(exp, jti)| Some((exp.parse::<i64>().ok()?, jti)))
+            .and_then(|(score, member)| Some((score.parse::<i64>().ok()?, member)))
         {
-            Some((exp, jti)) if !jti.is_empty() => self.insert_local(jti, exp),
+            Some((score, member)) if !member.is_empty() => self.insert_local(member, score),
             _ => tracing::warn!(channel = %self.channel, "ignoring a malformed revocation message"),
         }
     }
@@ -299,6 +346,8 @@ async fn subscribe_forever(inner: Arc<Inner>, client: redis::Client) {
     let mut backoff = MIN_BACKOFF;
     loop {
         let Err(e) = inner.session(&client).await;
+        // A lost or failed subscription; the calls made through `Conn::run` count themselves.
+        metrics::store_error(inner.conn.store);
         if inner.set_synced(false) {
             backoff = MIN_BACKOFF;
             tracing::warn!(error = %e, "revocation subscriber lost redis; reconnecting");
@@ -307,5 +356,23 @@ async fn subscribe_forever(inner: Arc<Inner>, client: redis::Client) {
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_members_round_trip_and_jtis_are_not_users() {
+        let member = user_member("zhang:san", 1_700_000_000);
+        assert_eq!(member, "u:1700000000:zhang:san");
+        assert_eq!(
+            parse_user_member(&member),
+            Some(("zhang:san", 1_700_000_000))
+        );
+        for not_a_user in ["AbC-_123", "u:", "u:12", "u:x:y", "u:12:"] {
+            assert_eq!(parse_user_member(not_a_user), None, "{not_a_user}");
+        }
     }
 }
