@@ -119,18 +119,17 @@ async fn post_login(http: &reqwest::Client, url: &str, code: String) {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+    assert_eq!(
+        res.status(),
+        200,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
     res.bytes().await.unwrap();
 }
 
 /// Criterion's µs per login, then logins per second with `clients` clients for `for_how_long`.
-fn http_logins(
-    c: &mut Criterion,
-    name: &str,
-    rt: &Runtime,
-    fake: &Arc<FakeDingTalk>,
-    base: &str,
-) {
+fn http_logins(c: &mut Criterion, name: &str, rt: &Runtime, fake: &Arc<FakeDingTalk>, base: &str) {
     let http = reqwest::Client::new();
     let url = format!("{base}/auth/dingtalk");
     // Warm the access token (and the connection) with one login.

@@ -29,7 +29,12 @@ fn main() {
     for i in 0..n {
         let mut user = DingTalkUser::new(format!("user{i:06}"), "Admin", SysLevel::SuperAdmin);
         user.unionid = Some(format!("union-{i:06}"));
-        writeln!(out, "{}", dingtalk_login::testing::mint_session(&login, &user)).unwrap();
+        writeln!(
+            out,
+            "{}",
+            dingtalk_login::testing::mint_session(&login, &user)
+        )
+        .unwrap();
     }
     out.flush().unwrap();
 }

@@ -49,9 +49,9 @@ pub(crate) trait RequestHead {
 /// tower adapter uses, is as fast already.)
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub(crate) fn header_str(value: &[u8]) -> Option<&str> {
-    let visible = value
-        .iter()
-        .fold(true, |ok, &b| ok & ((b'\x20'..b'\x7f').contains(&b) | (b == b'\t')));
+    let visible = value.iter().fold(true, |ok, &b| {
+        ok & ((b'\x20'..b'\x7f').contains(&b) | (b == b'\t'))
+    });
     if visible {
         // Visible ASCII is UTF-8; the check is a single fast pass over ASCII.
         std::str::from_utf8(value).ok()

@@ -43,9 +43,9 @@ use crate::login::{DingTalkLogin, Login};
 use crate::metrics;
 
 pub(crate) use authorize::{authorize, gate, SessionOutcome};
-pub(crate) use head::{session_token, RequestHead};
 #[cfg(feature = "actix")]
 pub(crate) use head::header_str;
+pub(crate) use head::{session_token, RequestHead};
 pub(crate) use reply::Reply;
 
 /// The largest request body the login routes read, in bytes. A code is at most 128 bytes;
