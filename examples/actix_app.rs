@@ -45,10 +45,13 @@ pub fn configure(
     let directory = web::Data::new(env.directory(&login)?);
     let login_routes = env.login_routes();
     Ok(move |cfg: &mut ServiceConfig| {
-        cfg.configure(routes(login.clone(), login_routes.clone()))
-            .app_data(directory.clone())
-            .route("/healthz", web::get().to(|| async { "ok" }))
+        // actix matches resources in the order they were registered, one pattern after the
+        // other: the routes of every page load come first, the login routes (a dozen
+        // patterns, used once per session) after them.
+        cfg.route("/healthz", web::get().to(|| async { "ok" }))
             .route("/me", web::get().to(me))
+            .configure(routes(login.clone(), login_routes.clone()))
+            .app_data(directory.clone())
             // Guards sit on the routes, not on an `/admin` scope, so an unknown path under
             // /admin still answers 404.
             .route("/admin", web::get().to(admin))
