@@ -4,6 +4,7 @@
 //! [`DingTalkLogin::verify`] and [`DingTalkLogin::logout`], so both frameworks behave the same.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -191,27 +192,41 @@ impl DingTalkLogin {
         metrics::observe_login("code", self.exchange(code)).await
     }
 
-    /// [`login`](Self::login) without its span and count: for the login routes, which count
-    /// the attempt themselves, refusals before the exchange included.
-    pub(crate) async fn exchange(&self, code: &AuthCode) -> Result<Login, Error> {
+    /// Claims `code` in the replay guard, then runs `exchange`, the call that spends it at
+    /// DingTalk. The claim is kept once DingTalk accepted or refused the code, and released
+    /// after any other failure, or when this future is dropped before the exchange finished
+    /// (a client that disconnects makes axum drop it): then the code may be tried again.
+    async fn claimed<T>(
+        &self,
+        code: &AuthCode,
+        exchange: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
         let claim = ClaimGuard {
             replay: &self.inner.replay,
             claim: Some(self.inner.replay.claim(code).await?),
         };
-        // If this future is dropped here (a client that disconnects makes axum drop it), the
-        // guard releases the claim: the exchange did not finish, like any other failure.
-        let user = match self.inner.client.get_user_info(code).await {
-            Ok(user) => user,
+        match exchange.await {
+            Ok(value) => {
+                claim.keep();
+                Ok(value)
+            }
             Err(e) => {
                 if matches!(e, Error::CodeRejected(_)) {
                     claim.keep();
                 } else {
                     claim.release().await;
                 }
-                return Err(e);
+                Err(e)
             }
-        };
-        claim.keep();
+        }
+    }
+
+    /// [`login`](Self::login) without its span and count: for the login routes, which count
+    /// the attempt themselves, refusals before the exchange included.
+    pub(crate) async fn exchange(&self, code: &AuthCode) -> Result<Login, Error> {
+        let user = self
+            .claimed(code, self.inner.client.get_user_info(code))
+            .await?;
         metrics::login_userid(&user.userid);
         // After the exchange the code is spent at DingTalk: an enrichment failure keeps the claim.
         self.issue(user, "dingtalk login").await
@@ -233,28 +248,10 @@ impl DingTalkLogin {
             .configured()
             .ok_or(Error::NotConfigured(WEB_LOGIN))?;
         let client = &self.inner.client;
-        let claim = ClaimGuard {
-            replay: &self.inner.replay,
-            claim: Some(self.inner.replay.claim(code).await?),
-        };
-        // Dropped before the exchange finished (a client that went away): released, as in
-        // `login`.
-        let user_token = match client
-            .user_access_token(client_id, client_secret, code)
-            .await
-        {
-            Ok(token) => token,
-            Err(e) => {
-                if matches!(e, Error::CodeRejected(_)) {
-                    claim.keep();
-                } else {
-                    claim.release().await;
-                }
-                return Err(e);
-            }
-        };
+        let user_token = self
+            .claimed(code, client.user_access_token(client_id, client_secret, code))
+            .await?;
         // The code is spent at DingTalk now: whatever follows keeps the claim.
-        claim.keep();
         let me = client.users_me(&user_token).await?;
         let userid = client.get_by_unionid(&me.union_id).await?;
         metrics::login_userid(&userid);

@@ -1,5 +1,5 @@
 //! Revoking a user and refreshing a session across two instances ("A" and "B") sharing a real
-//! `redis-server`, against the fake DingTalk over loopback (issue #14): B refuses within a
+//! `redis-server`, against the fake DingTalk over loopback: B refuses within a
 //! second, without a Redis round trip per verified request, a later instance learns it from
 //! Redis, and a revocation made while Redis is down reaches B once Redis is back.
 

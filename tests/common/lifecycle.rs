@@ -1,4 +1,4 @@
-//! The session lifecycle's contract (issue #14): `POST /auth/refresh` with its absolute
+//! The session lifecycle's contract: `POST /auth/refresh` with its absolute
 //! lifetime and live re-check, `POST /admin/users/{userid}/revoke`, and RFC 6750
 //! `WWW-Authenticate` answers, as async cases run against every adapter by
 //! [`lifecycle_contract_tests!`].

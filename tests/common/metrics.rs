@@ -28,7 +28,7 @@ pub struct App {
     pub metrics: String,
 }
 
-/// The fixed `api` labels (the table).
+/// The fixed `api` labels (the metrics table in README "Operating it").
 pub const APIS: [&str; 13] = [
     "gettoken",
     "access_token_v1",
