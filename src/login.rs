@@ -249,7 +249,10 @@ impl DingTalkLogin {
             .ok_or(Error::NotConfigured(WEB_LOGIN))?;
         let client = &self.inner.client;
         let user_token = self
-            .claimed(code, client.user_access_token(client_id, client_secret, code))
+            .claimed(
+                code,
+                client.user_access_token(client_id, client_secret, code),
+            )
             .await?;
         // The code is spent at DingTalk now: whatever follows keeps the claim.
         let me = client.users_me(&user_token).await?;
