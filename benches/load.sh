@@ -19,8 +19,8 @@
 # per request. Then it starts each app afresh and reports its resident memory (VmRSS) before
 # and after verifying MEM_SESSIONS distinct sessions.
 #
-# Targets (issue 16): /me ÷ bare /me ≥ 0.90, /healthz ÷ bare /healthz ≥ 0.95, cold ÷ bare /me
-# ≥ 0.60, memory growth ≤ 64 MiB; /me with metrics ÷ /me without ≥ 0.97 (issue 15).
+# Targets: /me ÷ bare /me ≥ 0.90, /healthz ÷ bare /healthz ≥ 0.95, cold ÷ bare /me
+# ≥ 0.60, memory growth ≤ 64 MiB; /me with metrics ÷ /me without ≥ 0.97.
 #
 # Knobs (environment): ROUNDS=3 DURATION=5 WARMUP=2 THREADS=2 CONNECTIONS=64 COLD_TOKENS=60000
 # MEM_SESSIONS=100000 FRAMEWORKS="axum actix" METRICS_FEATURE=metrics (empty: skip that row).
