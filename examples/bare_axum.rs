@@ -10,31 +10,11 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
 
-/// The same fields as `axum_app`'s `/me` for the fake's `admin` user.
-#[derive(Serialize)]
-struct Me {
-    userid: String,
-    unionid: Option<String>,
-    name: String,
-    sys: bool,
-    sys_level: u8,
-    iat: i64,
-    exp: i64,
-}
+#[path = "support/bare_me.rs"]
+mod bare_me;
 
-fn me_body() -> Me {
-    Me {
-        userid: "admin".into(),
-        unionid: Some("union-admin".into()),
-        name: "Admin".into(),
-        sys: true,
-        sys_level: 1,
-        iat: 1_780_000_000,
-        exp: 1_780_028_800,
-    }
-}
+use bare_me::{me_body, Me};
 
 #[tokio::main]
 async fn main() {
