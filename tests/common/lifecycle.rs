@@ -22,7 +22,7 @@ use super::{
 /// contract variables (`{ "SESSION_MAX_AGE_SECS" = "100" }`).
 macro_rules! lifecycle_contract_tests {
     ($start:path) => {
-        lifecycle_contract_tests!(@cases $start;
+        contract_tests!(@cases $start;
             refresh_answers_like_login_and_spends_the_old_token,
             refresh_keeps_auth_time_and_caps_exp_at_the_max_age { "SESSION_MAX_AGE_SECS" = "100" },
             refresh_past_the_max_age_is_401 { "SESSION_MAX_AGE_SECS" = "1" },
@@ -34,17 +34,6 @@ macro_rules! lifecycle_contract_tests {
             revoke_user_refuses_every_session_of_that_user_until_a_new_login,
             www_authenticate_on_every_refusal,
         );
-    };
-    (@cases $start:path; $( $name:ident $( { $( $k:literal = $v:literal ),* } )? ),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $name() {
-                let fake = common::fake().await;
-                let vars = common::env(&fake, &[ $( $( ($k, $v) ),* )? ]);
-                let base = $start(vars).await;
-                common::lifecycle::$name(&base, &fake).await;
-            }
-        )*
     };
 }
 

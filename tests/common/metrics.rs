@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use dingtalk_login::testing::{Endpoint, Failure, FakeDingTalk, FakeUser};
-use reqwest::Client;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::{client, post_code, SESSION_SECRET};
 use crate::support::redis::RedisServer;
 
 /// Held by every case of a test binary: the recorder is shared by all of them.
@@ -58,8 +58,6 @@ pub const UPSTREAM_OUTCOMES: [&str; 9] = [
     "error",
 ];
 
-const SESSION_SECRET: &str = "metrics-test-session-secret-0123456789!!";
-
 /// The metrics tests, each its own `#[tokio::test]`, serialized by [`SERIAL`].
 macro_rules! metrics_tests {
     ($start:path) => {
@@ -96,24 +94,12 @@ macro_rules! metrics_tests {
     };
 }
 
-/// The contract environment for `fake`, with the metrics listener on a free port and `extra`.
+/// The contract environment for `fake` ([`super::env`]) with the metrics listener on a free
+/// port, and `extra` added or overriding.
 pub fn env(fake: &FakeDingTalk, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut vars: Vec<(String, String)> = [
-        ("DINGTALK_APP_KEY", fake.app_key()),
-        ("DINGTALK_APP_SECRET", fake.app_secret()),
-        ("DINGTALK_OAPI_URL", fake.url().as_str()),
-        ("SESSION_SECRET", SESSION_SECRET),
-        ("UPSTREAM_TIMEOUT_MS", "3000"),
-        ("METRICS_BIND", "127.0.0.1:0"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    for (k, v) in extra {
-        vars.retain(|(name, _)| name != k);
-        vars.push((k.to_string(), v.to_string()));
-    }
-    vars
+    let mut vars = vec![("METRICS_BIND", "127.0.0.1:0")];
+    vars.extend_from_slice(extra);
+    super::env(fake, &vars)
 }
 
 /// The fake with one employee, `metrics-staff`, and one admin, `metrics-admin`.
@@ -123,22 +109,6 @@ pub async fn fake() -> FakeDingTalk {
         .user(FakeUser::new("metrics-admin", "Max Admin").super_admin())
         .start()
         .await
-}
-
-fn client() -> Client {
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn post_code(base: &str, code: &str) -> reqwest::Response {
-    client()
-        .post(format!("{base}/auth/dingtalk"))
-        .json(&json!({ "code": code }))
-        .send()
-        .await
-        .expect("the app answers")
 }
 
 /// Logs in with `code`; the answer's status and body.

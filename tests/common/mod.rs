@@ -24,6 +24,8 @@ pub mod jsapi;
 pub mod weblogin;
 #[macro_use]
 pub mod lifecycle;
+#[allow(unused_imports)]
+pub use lifecycle::*;
 #[macro_use]
 pub mod metrics;
 

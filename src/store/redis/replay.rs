@@ -101,17 +101,9 @@ impl RedisReplayGuard {
     }
 
     async fn release_claim(&self, claim: CodeClaim) {
-        let released = self
-            .conn
-            .run("compare-and-delete (release a claim)", |mut c| async move {
-                compare_and_delete()
-                    .key(claim.key())
-                    .arg(claim.holder())
-                    .invoke_async::<i64>(&mut c)
-                    .await
-            })
-            .await;
-        if let Err(e) = released {
+        if let Err(e) =
+            delete_if_held(&self.conn, &claim, "compare-and-delete (release a claim)").await
+        {
             // The claim then lives out its 5 minutes: the user needs a new code, nothing worse.
             tracing::warn!(error = %e, "could not release a login code claim");
         }
@@ -153,6 +145,19 @@ impl Drop for Unanswered<'_> {
     }
 }
 
+/// Deletes `claim`'s key if it still holds this claim's value: 1 when deleted, 0 when the
+/// key is absent or another claim's.
+async fn delete_if_held(conn: &Conn, claim: &CodeClaim, what: &'static str) -> Result<i64, Error> {
+    conn.run(what, |mut c| async move {
+        compare_and_delete()
+            .key(claim.key())
+            .arg(claim.holder())
+            .invoke_async::<i64>(&mut c)
+            .await
+    })
+    .await
+}
+
 /// Deletes `claim` if Redis ran its `SET` after all, retrying until Redis answers.
 ///
 /// Done when the compare-and-delete removed it, or when two answers in a row found it absent
@@ -164,19 +169,7 @@ async fn cleanup(conn: &Conn, claim: &CodeClaim) {
     let mut backoff = Duration::from_millis(100);
     let mut absent = 0;
     while started.elapsed() < CODE_LIFETIME {
-        let deleted = conn
-            .run(
-                "compare-and-delete (an unanswered claim)",
-                |mut c| async move {
-                    compare_and_delete()
-                        .key(claim.key())
-                        .arg(claim.holder())
-                        .invoke_async::<i64>(&mut c)
-                        .await
-                },
-            )
-            .await;
-        match deleted {
+        match delete_if_held(conn, claim, "compare-and-delete (an unanswered claim)").await {
             Ok(1) => {
                 tracing::debug!("removed a code claim redis ran after its timeout");
                 return;
