@@ -36,8 +36,17 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// Held by every test here: the counter is process-wide, so a test running beside the
+/// measurement would add (or free) bytes the guard does not hold.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn a_million_live_claims_fit_in_64_mib() {
+    let _serial = serial();
     let guard = MemoryReplayGuard::new();
     let before = LIVE.load(Ordering::Relaxed);
     let mut peak = 0;
@@ -61,6 +70,7 @@ fn a_million_live_claims_fit_in_64_mib() {
 
 #[test]
 fn a_full_guard_stays_at_its_capacity() {
+    let _serial = serial();
     let guard = MemoryReplayGuard::new().capacity(1000);
     for i in 0..5000u32 {
         guard
