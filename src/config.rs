@@ -497,6 +497,9 @@ impl ConfigBuilder {
 
     /// Validates the settings and builds the login.
     ///
+    /// With the `metrics` feature, install your `metrics` recorder before this call: the
+    /// session-verification counters are taken from it here, once (README, "Operating it").
+    ///
     /// # Errors
     /// [`ConfigError`] for a missing app key/secret or session key, a session key shorter than
     /// 32 bytes, an unparsable URL, a zero timeout, or a JWT backend that fails its self-test.

@@ -119,22 +119,52 @@ pub(crate) fn upstream(api: &'static str, outcome: &'static str, timer: Timer) {
     }
 }
 
-/// Counts one session verification:
-/// `dingtalk_login_session_verifications_total{outcome, cache}`. `hit` is whether the token
-/// was found in the cache of verified tokens.
-#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
-#[inline]
-pub(crate) fn verification<T>(result: &Result<T, Error>, hit: bool) {
+/// The counters of `dingtalk_login_session_verifications_total`, one per (`outcome`,
+/// `cache`) pair, taken from the installed recorder once, when the login is built.
+///
+/// Verification runs on every request that carries a session: a counter looked up by name
+/// and labels there would cost a registry lookup per request, a kept handle costs one
+/// atomic add. The catch is the one of every kept `metrics` handle: it belongs to the
+/// recorder installed when it was taken, so the recorder must be installed before the login
+/// is built (README, "Operating it"); handles taken earlier count nothing.
+#[derive(Clone)]
+pub(crate) struct Verifications {
     #[cfg(feature = "metrics")]
-    {
-        let outcome = match result {
-            Ok(_) => "ok",
-            Err(Error::Unauthenticated(SessionRejection::Expired)) => "expired",
-            Err(Error::Unauthenticated(SessionRejection::Revoked)) => "revoked",
-            Err(_) => "invalid",
-        };
-        let cache = if hit { "hit" } else { "miss" };
-        ::metrics::counter!(VERIFICATIONS, "outcome" => outcome, "cache" => cache).increment(1);
+    counters: std::sync::Arc<[::metrics::Counter; 8]>,
+}
+
+#[cfg(feature = "metrics")]
+const VERIFICATION_OUTCOMES: [&str; 4] = ["ok", "invalid", "expired", "revoked"];
+
+impl Verifications {
+    /// Takes the eight counters from the recorder installed now.
+    pub(crate) fn register() -> Self {
+        Self {
+            #[cfg(feature = "metrics")]
+            counters: std::sync::Arc::new(std::array::from_fn(|i| {
+                let outcome = VERIFICATION_OUTCOMES[i / 2];
+                let cache = if i % 2 == 1 { "hit" } else { "miss" };
+                ::metrics::counter!(VERIFICATIONS, "outcome" => outcome, "cache" => cache)
+            })),
+        }
+    }
+
+    /// Counts one session verification:
+    /// `dingtalk_login_session_verifications_total{outcome, cache}`. `hit` is whether the
+    /// token was found in the cache of verified tokens.
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    #[inline]
+    pub(crate) fn record<T>(&self, result: &Result<T, Error>, hit: bool) {
+        #[cfg(feature = "metrics")]
+        {
+            let outcome = match result {
+                Ok(_) => 0,
+                Err(Error::Unauthenticated(SessionRejection::Expired)) => 2,
+                Err(Error::Unauthenticated(SessionRejection::Revoked)) => 3,
+                Err(_) => 1,
+            };
+            self.counters[outcome * 2 + usize::from(hit)].increment(1);
+        }
     }
 }
 

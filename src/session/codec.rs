@@ -40,6 +40,7 @@ pub struct SessionCodec {
     audience: Option<String>,
     clock: Arc<dyn Clock>,
     revocation: Arc<dyn Revocation>,
+    verifications: metrics::Verifications,
 }
 
 impl fmt::Debug for SessionCodec {
@@ -101,6 +102,7 @@ impl SessionCodec {
             audience: parts.audience,
             clock: parts.clock,
             revocation: parts.revocation,
+            verifications: metrics::Verifications::register(),
         };
         codec.self_test()?;
         Ok(codec)
@@ -222,19 +224,19 @@ impl SessionCodec {
     pub fn verify(&self, token: &str) -> Result<Arc<Claims>, Error> {
         let Some(cache) = &self.cache else {
             let verified = self.verify_uncached(token);
-            metrics::verification(&verified, false);
+            self.verifications.record(&verified, false);
             return verified;
         };
         if let Some(claims) = cache.get(token) {
             let verified = self.check_live(&claims).map(|()| claims);
-            metrics::verification(&verified, true);
+            self.verifications.record(&verified, true);
             return verified;
         }
         let verified = self.verify_uncached(token);
         if let Ok(claims) = &verified {
             cache.insert(token, claims.clone());
         }
-        metrics::verification(&verified, false);
+        self.verifications.record(&verified, false);
         verified
     }
 

@@ -36,12 +36,14 @@ mod account;
 mod client;
 mod sign;
 
-pub(crate) use account::USER_BY_ACCOUNT;
 pub use account::{AccountQuery, AccountUser};
 pub use client::{TopClient, TopClientBuilder};
 pub use sign::SignMethod;
 #[allow(unused_imports)]
-pub(crate) use sign::{parse_timestamp, sign, string_to_sign, timestamp, GMT8};
+pub(crate) use sign::{sign, string_to_sign, timestamp, GMT8};
+// What the fake TOP router needs besides.
+#[cfg(feature = "testing")]
+pub(crate) use {account::USER_BY_ACCOUNT, sign::parse_timestamp};
 
 /// TOP's production gateway, the default router URL.
 pub(crate) const DEFAULT_GATEWAY: &str = "https://eco.taobao.com/router/rest";
