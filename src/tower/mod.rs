@@ -98,12 +98,18 @@ impl<'a> Head<'a> {
 impl RequestHead for Head<'_> {
     fn header(&self, name: &str) -> Option<&str> {
         // The session check asks for `authorization` on every request: a known name skips
-        // parsing the string into a header name each time.
+        // parsing the string into a header name each time, and the token (hundreds of bytes)
+        // is only checked to be UTF-8, not by `to_str`'s byte-at-a-time loop. Nothing is lost:
+        // a token with any byte outside base64url and `.` fails verification (a cached token
+        // passed it), and a malformed header is an invalid token, not a missing one.
         let value = match name {
-            "authorization" => self.headers.get(http::header::AUTHORIZATION),
-            _ => self.headers.get(name),
+            "authorization" => self
+                .headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| std::str::from_utf8(v.as_bytes()).ok()),
+            _ => self.headers.get(name).and_then(|v| v.to_str().ok()),
         };
-        match value.and_then(|v| v.to_str().ok()) {
+        match value {
             Some(value) => Some(value),
             // HTTP/2 carries the host in the `:authority` pseudo-header, which `http` puts in
             // the URI rather than in a `Host` header.

@@ -41,24 +41,37 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// ```
 #[derive(Debug, Clone)]
 pub struct DingTalkLoginLayer {
+    shared: Arc<Shared>,
+}
+
+/// What every copy of the service reads: one reference count to bump per clone.
+#[derive(Debug)]
+struct Shared {
     login: DingTalkLogin,
-    routes: Arc<RouteTable>,
+    // Built once: the paths and origins are strings, and matching them allocates nothing.
+    routes: RouteTable,
 }
 
 impl DingTalkLoginLayer {
     /// The routes at their default paths, allowing the request's own origin.
     pub fn new(login: DingTalkLogin) -> Self {
         Self {
-            login,
-            routes: Arc::new(RouteTable::new(LoginRoutes::default())),
+            shared: Arc::new(Shared {
+                login,
+                routes: RouteTable::new(LoginRoutes::default()),
+            }),
         }
     }
 
     /// Where the routes live and which origins may POST to them. Default
     /// [`LoginRoutes::default`].
-    pub fn routes(mut self, routes: LoginRoutes) -> Self {
-        self.routes = Arc::new(RouteTable::new(routes));
-        self
+    pub fn routes(self, routes: LoginRoutes) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                login: self.shared.login.clone(),
+                routes: RouteTable::new(routes),
+            }),
+        }
     }
 }
 
@@ -68,8 +81,7 @@ impl<S> Layer<S> for DingTalkLoginLayer {
     fn layer(&self, inner: S) -> Self::Service {
         DingTalkLoginService {
             inner,
-            login: self.login.clone(),
-            routes: self.routes.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
@@ -78,14 +90,12 @@ impl<S> Layer<S> for DingTalkLoginLayer {
 /// inner service with its session checked, for the guards and extractors behind it. It never
 /// refuses a passed-on request itself.
 ///
-/// Cloning it costs the inner service's clone and two reference counts: axum clones every
+/// Cloning it costs the inner service's clone and one reference count: axum clones every
 /// layer's service once per request.
 #[derive(Debug, Clone)]
 pub struct DingTalkLoginService<S> {
     inner: S,
-    login: DingTalkLogin,
-    // Shared, not cloned: the paths and origins are strings, and the table is built once.
-    routes: Arc<RouteTable>,
+    shared: Arc<Shared>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for DingTalkLoginService<S>
@@ -106,22 +116,29 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let Some(route) = self
+            .shared
             .routes
             .recognize(req.method().as_str(), req.uri().path())
         else {
-            let outcome = web::check_session(&self.login, &Head::of(&req));
+            let outcome = web::check_session(&self.shared.login, &Head::of(&req));
             req.extensions_mut().insert(Attached(outcome));
             // Called here, synchronously: the service that was polled ready is the one called,
             // so no clone + `mem::replace` is needed.
             return ResponseFuture::inner(self.inner.call(req));
         };
         // The crate's routes are answered here; the inner service is not called for them.
-        let login = self.login.clone();
-        let routes = self.routes.clone();
+        let shared = self.shared.clone();
         ResponseFuture::answer(Box::pin(async move {
             let (parts, body) = req.into_parts();
             let head = Head::of_parts(&parts);
-            let reply = web::answer(&login, routes.routes(), route, &head, read_body(body)).await;
+            let reply = web::answer(
+                &shared.login,
+                shared.routes.routes(),
+                route,
+                &head,
+                read_body(body),
+            )
+            .await;
             into_response(reply)
         }))
     }

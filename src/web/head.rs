@@ -45,8 +45,8 @@ pub(crate) trait RequestHead {
 /// A header value as text when it is visible ASCII or tab — what `HeaderValue::to_str`
 /// accepts — checked without an early exit, so the compiler checks many bytes at once. A
 /// session token is a few hundred bytes on every request; `http` 0.2's byte-at-a-time
-/// `to_str` (actix-web's) cost about ten instructions per byte of it. (`http` 1's, which the
-/// tower adapter uses, is as fast already.)
+/// `to_str` (actix-web's) cost about ten instructions per byte of it. (The tower adapter
+/// reads `Authorization` with `from_utf8` alone.)
 #[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub(crate) fn header_str(value: &[u8]) -> Option<&str> {
     let visible = value.iter().fold(true, |ok, &b| {
@@ -62,9 +62,12 @@ pub(crate) fn header_str(value: &[u8]) -> Option<&str> {
 
 /// The Bearer token of an `Authorization` header (scheme case-insensitive).
 pub(crate) fn bearer_token(authorization: &str) -> Option<&str> {
-    let (scheme, token) = authorization.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    // Read on every request: the scheme is compared in place rather than found by a search
+    // through the whole header.
+    let authorization = authorization.trim_ascii_start();
+    let scheme = authorization.get(..7)?;
+    let token = authorization[7..].trim_ascii();
+    (scheme.eq_ignore_ascii_case("bearer ") && !token.is_empty()).then_some(token)
 }
 
 /// A session token as found on a request: borrowed from the `Authorization` header, or owned
@@ -223,7 +226,18 @@ pub(crate) mod tests {
             Err(Error::Unauthenticated(SessionRejection::Invalid))
         ));
         assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("  BEARER   abc  "), Some("abc"));
         assert_eq!(bearer_token("Bearer "), None);
+        for no in [
+            "Bearer",
+            "Bearerabc",
+            "Bearer\tabc",
+            "Basic abc",
+            "Bearé abc",
+            "",
+        ] {
+            assert_eq!(bearer_token(no), None, "{no:?}");
+        }
     }
 
     #[test]

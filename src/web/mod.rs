@@ -270,18 +270,36 @@ impl LoginRoutes {
 #[cfg_attr(not(feature = "tower"), allow(dead_code))]
 pub(crate) struct RouteTable {
     routes: LoginRoutes,
-    table: Box<[(&'static str, Box<str>, Route)]>,
+    // What every route's path begins with (`/a` for the defaults, `/auth/…` and
+    // `/admin/users/…`): most requests are for none of the routes, and fail this one test.
+    common_prefix: Box<str>,
+    table: Box<[(&'static str, Pattern, Route)]>,
 }
 
 #[cfg_attr(not(feature = "tower"), allow(dead_code))]
 impl RouteTable {
     pub(crate) fn new(routes: LoginRoutes) -> Self {
-        let table = routes
-            .table()
+        let entries = routes.table();
+        let mut common_prefix = entries.first().map_or("", |(_, path, _)| *path);
+        for (_, path, _) in &entries {
+            let shared = common_prefix
+                .char_indices()
+                .zip(path.chars())
+                .find(|((_, a), b)| a != b)
+                .map_or(common_prefix.len().min(path.len()), |((i, _), _)| i);
+            common_prefix = &common_prefix[..shared];
+        }
+        // A `{param}` matches any segment: the prefix stops before one.
+        let common_prefix = common_prefix.split('{').next().unwrap_or_default().into();
+        let table = entries
             .into_iter()
-            .map(|(method, path, route)| (method, Box::from(path), route))
+            .map(|(method, path, route)| (method, Pattern::new(path), route))
             .collect();
-        Self { routes, table }
+        Self {
+            routes,
+            common_prefix,
+            table,
+        }
     }
 
     /// The routes this table was built from.
@@ -291,10 +309,64 @@ impl RouteTable {
 
     /// The route a request is for, if the crate answers it.
     pub(crate) fn recognize(&self, method: &str, path: &str) -> Option<Route> {
+        if !path.starts_with(&*self.common_prefix) {
+            return None;
+        }
         self.table
             .iter()
-            .find(|(m, p, _)| *m == method && path_param(p, path).is_some())
+            .find(|(m, pattern, _)| *m == method && pattern.matches(path))
             .map(|(_, _, route)| *route)
+    }
+}
+
+/// A route path, split once so that matching is a few comparisons: every request the tower
+/// service sees is matched against every route, and most match none.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
+enum Pattern {
+    /// No `{param}`: the path itself.
+    Exact(Box<str>),
+    /// One `{param}` segment between `prefix` (ending in `/`) and `suffix` (empty, or starting
+    /// with `/`).
+    OneParam { prefix: Box<str>, suffix: Box<str> },
+    /// Anything else, matched segment by segment with [`path_param`].
+    Segments(Box<str>),
+}
+
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
+impl Pattern {
+    fn new(pattern: &str) -> Self {
+        let Some(open) = pattern.find('{') else {
+            return Self::Exact(pattern.into());
+        };
+        let (prefix, rest) = pattern.split_at(open);
+        match rest.find('}') {
+            Some(close)
+                if prefix.ends_with('/')
+                    && (rest[close + 1..].is_empty() || rest[close + 1..].starts_with('/'))
+                    && !rest[close + 1..].contains('{') =>
+            {
+                Self::OneParam {
+                    prefix: prefix.into(),
+                    suffix: rest[close + 1..].into(),
+                }
+            }
+            _ => Self::Segments(pattern.into()),
+        }
+    }
+
+    /// What [`path_param`] answers, without splitting.
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            Self::Exact(exact) => **exact == *path,
+            Self::OneParam { prefix, suffix } => {
+                path.len() > prefix.len() + suffix.len()
+                    && path.starts_with(&**prefix)
+                    && path.ends_with(&**suffix)
+                    && !path[prefix.len()..path.len() - suffix.len()].contains('/')
+            }
+            Self::Segments(pattern) => path_param(pattern, path).is_some(),
+        }
     }
 }
 
@@ -662,6 +734,48 @@ mod tests {
             routes.recognize("POST", "/auth/refresh"),
             Some(Route::Refresh)
         );
+    }
+
+    #[test]
+    fn the_common_prefix_lets_no_route_by() {
+        let table = RouteTable::new(LoginRoutes::default());
+        assert_eq!(&*table.common_prefix, "/a");
+        // Routes that share nothing but `/`, and a parameter right after it.
+        let routes = LoginRoutes::default()
+            .login_path_at("/login")
+            .revoke_user_path_at("/{userid}/revoke");
+        let table = RouteTable::new(routes);
+        assert_eq!(&*table.common_prefix, "/");
+        assert_eq!(table.recognize("POST", "/login"), Some(Route::Login));
+        assert_eq!(
+            table.recognize("POST", "/u-1/revoke"),
+            Some(Route::RevokeUser)
+        );
+        assert_eq!(table.recognize("GET", "/healthz"), None);
+    }
+
+    proptest::proptest! {
+        /// The split patterns the route table matches with agree with [`path_param`], for
+        /// paths made of the pattern's own segments, empty ones, slashes and other text.
+        #[test]
+        fn split_patterns_agree_with_path_param(
+            pattern in proptest::collection::vec(
+                proptest::sample::select(vec!["admin", "users", "{userid}", "{x}", "revoke", ""]),
+                1..5,
+            ),
+            path in proptest::collection::vec(
+                proptest::sample::select(vec!["admin", "users", "u-1", "revoke", "", "a/b", "{x}"]),
+                1..6,
+            ),
+        ) {
+            let pattern = format!("/{}", pattern.join("/"));
+            let path = format!("/{}", path.join("/"));
+            proptest::prop_assert_eq!(
+                Pattern::new(&pattern).matches(&path),
+                path_param(&pattern, &path).is_some(),
+                "{} against {}", pattern, path
+            );
+        }
     }
 
     #[test]
