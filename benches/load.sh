@@ -5,7 +5,12 @@
 #
 # Builds in release and starts the fake DingTalk, `axum_app`, `actix_app` and the bench-only
 # baselines `bare_axum` and `bare_actix` (the same `/healthz` and a `/me` with the same JSON
-# body, no login layer, no auth). Then, in ROUNDS interleaved rounds (app, bare, app, bare; the
+# body, no login layer, no auth). Each baseline runs on its app's server: actix-web's
+# `HttpServer` for both actix servers, and for both axum servers `axum_app`'s loop (hyper's
+# HTTP/1 server with a header-read timeout and the peer address on each request, which plain
+# `axum::serve` lacks), so that the ratios are the login layer's cost. A third axum server,
+# `bare_axum` on plain `axum::serve`, is measured too and reported beside them: what that
+# safer loop costs. Then, in ROUNDS interleaved rounds (app, bare, app, bare; the
 # order flips each round), it runs wrk (THREADS threads × CONNECTIONS connections, DURATION s
 # measured after a WARMUP s warm-up) on:
 #   - /healthz of the app and of the bare server;
@@ -185,6 +190,7 @@ measure() { # name path [wrk args...]
 for f in $FRAMEWORKS; do
   start "$f" "${f}_app"
   start "bare_$f" "bare_$f"
+  [ "$f" = axum ] && start plain_axum bare_axum SERVE=axum
   if [ -z "$metrics_note" ]; then
     start "${f}_metrics" "${f}_app_metrics" METRICS_BIND="127.0.0.1:$(free_port)"
   fi
@@ -230,6 +236,11 @@ for r in $(seq 1 "$ROUNDS"); do
   for f in $FRAMEWORKS; do
     echo "round $r/$ROUNDS: $f" >&2
     for c in healthz me cold; do run_pair "$r" "$f" "$c"; done
+    if [ "$f" = axum ]; then
+      # For the record: the bare routes on plain `axum::serve`.
+      record axum/healthz/plain "$(measure plain_axum /healthz)"
+      record axum/me/plain "$(measure plain_axum /me -H "Authorization: Bearer ${token_of[axum]}")"
+    fi
     if [ -z "$metrics_note" ]; then
       # Paired with a run of the same app without the feature, right after.
       line=$(measure "${f}_metrics" /me -H "Authorization: Bearer ${token_of[${f}_metrics]}")
@@ -299,6 +310,10 @@ for f in $FRAMEWORKS; do
   row "$f" "bare_$f" /healthz "$f/healthz/bare"
   row "$f" "${f}_app" "/me (one session)" "$f/me/app"
   row "$f" "bare_$f" /me "$f/me/bare"
+  if [ "$f" = axum ]; then
+    row "$f" "bare_axum on plain axum::serve" /healthz axum/healthz/plain
+    row "$f" "bare_axum on plain axum::serve" /me axum/me/plain
+  fi
   row "$f" "${f}_app" "/me cold ($COLD_TOKENS sessions)" "$f/cold/app"
   row "$f" "bare_$f" "/me (same wrk script)" "$f/cold/bare"
   if [ -z "$metrics_note" ]; then
@@ -313,6 +328,12 @@ for f in $FRAMEWORKS; do
   echo "| $f | /me ÷ bare /me | $v | ≥ 0.90 $(check "$v" 0.90) |"
   v=$(ratio "$f/healthz/app" "$f/healthz/bare")
   echo "| $f | /healthz ÷ bare /healthz | $v | ≥ 0.95 $(check "$v" 0.95) |"
+  if [ "$f" = axum ]; then
+    v=$(ratio axum/me/app axum/me/plain)
+    echo "| axum | /me ÷ bare /me on plain axum::serve (the header-read timeout and peer address included) | $v | |"
+    v=$(ratio axum/healthz/app axum/healthz/plain)
+    echo "| axum | /healthz ÷ bare /healthz on plain axum::serve (the same) | $v | |"
+  fi
   v=$(ratio "$f/cold/app" "$f/cold/bare")
   echo "| $f | cold /me ÷ bare /me (same wrk script) | $v | ≥ 0.60 $(check "$v" 0.60) |"
   v=$(ratio "$f/cold/app" "$f/me/bare")

@@ -19,41 +19,50 @@
 //! The environment is described in `examples/support/mod.rs`. Tests include this file with
 //! `#[path = "../examples/axum_app.rs"] mod axum_app;` and call [`router`].
 
+#[path = "support/axum_serve.rs"]
+mod axum_serve;
 pub mod support;
 
+pub use axum_serve::serve;
+#[allow(unused_imports)]
+pub use axum_serve::HEADER_READ_TIMEOUT;
 pub use support::AppEnv;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
-use dingtalk_login::tower::{DingTalkLoginLayer, RequireSysLevel};
+use dingtalk_login::tower::{DingTalkLoginLayer, DingTalkLoginService, RequireSysLevel};
 use dingtalk_login::Error;
 use dingtalk_login::{CurrentUser, RequireAdmin, RequireSuperAdmin};
 use serde_json::{json, Value};
 use support::{Directory, Me};
 
-/// The contract's router, built from `env`.
+/// The app: the contract's router inside the login layer.
+///
+/// The layer wraps the whole router once rather than going on with `Router::layer`, which
+/// would box every route and clone that box, with the layer's service inside, on every
+/// request: three allocations per request that a route like `/healthz` pays for nothing.
+pub type App = DingTalkLoginService<Router>;
+
+/// The contract's app, built from `env`.
 ///
 /// # Errors
 /// A message when the login service cannot be built from `env`.
 #[allow(dead_code)]
-pub fn router(env: &AppEnv) -> Result<Router, String> {
+pub fn router(env: &AppEnv) -> Result<App, String> {
     router_with(env, Router::new())
 }
 
-/// The contract's router with `extra` routes (e.g. a demo page) behind the same layers.
+/// The contract's app with `extra` routes (e.g. a demo page) behind the same layers.
 ///
 /// # Errors
 /// A message when the login service cannot be built from `env`.
-pub fn router_with(env: &AppEnv, extra: Router) -> Result<Router, String> {
+pub fn router_with(env: &AppEnv, extra: Router) -> Result<App, String> {
     let login = env.login()?;
     let directory = env.directory(&login)?;
     // Guards go on `route_layer`, so an unknown path under /admin still answers 404.
@@ -67,7 +76,7 @@ pub fn router_with(env: &AppEnv, extra: Router) -> Result<Router, String> {
     let super_admin = Router::<Arc<Directory>>::new()
         .route("/admin/super", get(super_admin))
         .route_layer(RequireSysLevel::super_admin());
-    Ok(Router::new()
+    let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/me", get(me))
         .merge(admin)
@@ -78,11 +87,11 @@ pub fn router_with(env: &AppEnv, extra: Router) -> Result<Router, String> {
         .with_state(Arc::new(directory))
         .merge(extra)
         // Turns every handler into a service now. A router that is served as it is (as
-        // `serve` below does, for `ConnectInfo`) would otherwise do it, and apply the layers
-        // below to it, on every request; `axum::serve` does the same through
-        // `into_make_service`.
-        .with_state(())
-        .layer(DingTalkLoginLayer::new(login).routes(env.login_routes())))
+        // `serve` does) would otherwise do it on every request; `axum::serve` does the same
+        // through `into_make_service`.
+        .with_state(());
+    let layer = DingTalkLoginLayer::new(login).routes(env.login_routes());
+    Ok(tower::Layer::layer(&layer, app))
 }
 
 async fn me(user: CurrentUser) -> Response {
@@ -145,61 +154,6 @@ async fn main() -> ExitCode {
     };
     serve(listener, app, shutdown).await;
     ExitCode::SUCCESS
-}
-
-/// How long a client may take to send a request's head. A slow client (one byte every few
-/// seconds) otherwise holds its connection open for as long as it likes.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish.
-///
-/// `axum::serve` would do, but it has no header-read timeout: this is hyper's HTTP/1 server
-/// with [`HEADER_READ_TIMEOUT`], and each request carries the peer address as axum's
-/// `ConnectInfo<SocketAddr>`, which the login rate limit keys on. (The login body has its own
-/// read timeout in the crate.)
-#[allow(dead_code)]
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send,
-) {
-    use axum::extract::ConnectInfo;
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::server::graceful::GracefulShutdown;
-    use hyper_util::service::TowerToHyperService;
-    use tower::ServiceExt;
-
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                // Out of file descriptors and the like: wait instead of spinning.
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let service = app.clone().map_request(
-            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                req
-            },
-        );
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            // A client that goes away or times out is no error of the server's.
-            let _ = connection.await;
-        });
-    }
-    graceful.shutdown().await;
 }
 
 #[allow(dead_code)]

@@ -49,7 +49,8 @@ pub const EMPLOYEE: (&str, &str) = ("employee", "Eve Employee");
 pub async fn serve(listener: TcpListener) -> io::Result<()> {
     let public_url = format!("http://{}", listener.local_addr()?);
     let app = app(&public_url).await.map_err(io::Error::other)?;
-    axum::serve(listener, app).await
+    axum_app::serve(listener, app, std::future::pending()).await;
+    Ok(())
 }
 
 /// The quickstart's router served at `public_url`, with its own fake DingTalk (kept alive by
@@ -57,7 +58,7 @@ pub async fn serve(listener: TcpListener) -> io::Result<()> {
 ///
 /// # Errors
 /// When the login service cannot be built.
-pub async fn app(public_url: &str) -> Result<Router, String> {
+pub async fn app(public_url: &str) -> Result<axum_app::App, String> {
     let fake = FakeDingTalk::builder()
         .user(FakeUser::new(ADMIN.0, ADMIN.1).super_admin())
         .user(FakeUser::new(EMPLOYEE.0, EMPLOYEE.1))

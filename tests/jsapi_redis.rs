@@ -31,7 +31,7 @@ async fn start_axum(vars: Vec<(String, String)>) -> String {
     let app = axum_app::router(&env).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(axum_app::serve(listener, app, std::future::pending()));
     format!("http://{addr}")
 }
 

@@ -503,12 +503,17 @@ impl AppEnv {
     }
 }
 
-/// The `/me` answer: the user's public view plus the session's `iat` and `exp`, serialized
-/// straight from the claims (this route runs on every page load).
+/// The `/me` answer: the user's public view (the fields of
+/// [`UserView`](dingtalk_login::session::UserView)) plus the session's `iat` and `exp`,
+/// serialized straight from the claims (this route runs on every page load; the fields are
+/// listed rather than `#[serde(flatten)]`ed, which would serialize through a map).
 #[derive(serde::Serialize)]
 pub struct Me<'a> {
-    #[serde(flatten)]
-    user: dingtalk_login::session::UserView<'a>,
+    userid: &'a str,
+    unionid: Option<&'a str>,
+    name: &'a str,
+    sys: bool,
+    sys_level: dingtalk_login::guard::SysLevel,
     iat: i64,
     exp: i64,
 }
@@ -516,8 +521,13 @@ pub struct Me<'a> {
 impl<'a> Me<'a> {
     /// The answer for `claims`.
     pub fn new(claims: &'a dingtalk_login::session::Claims) -> Self {
+        let user = claims.user();
         Self {
-            user: claims.user(),
+            userid: user.userid,
+            unionid: user.unionid,
+            name: user.name,
+            sys: user.sys,
+            sys_level: user.sys_level,
             iat: claims.iat,
             exp: claims.exp,
         }
