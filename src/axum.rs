@@ -41,6 +41,28 @@
 //!     .layer(DingTalkLoginLayer::new(login));
 //! # let _ = app;
 //! ```
+//!
+//! `Router::layer` puts the layer around every route, boxed, and axum clones that box on
+//! every request: about three allocations a request that a route without a session pays
+//! for too. Where that matters, wrap the finished router once instead, as
+//! `examples/axum_app.rs` does; it serves the same routes and answers the same way:
+//!
+//! ```no_run
+//! use axum::extract::Request;
+//! use axum::{routing::get, Router, ServiceExt};
+//! use dingtalk_login::tower::DingTalkLoginLayer;
+//! use dingtalk_login::{CurrentUser, DingTalkLogin};
+//! use tower::Layer;
+//!
+//! # async fn run(login: DingTalkLogin) -> std::io::Result<()> {
+//! let router = Router::new()
+//!     .route("/healthz", get(|| async { "ok" }))
+//!     .route("/me", get(|user: CurrentUser| async move { user.name.clone() }));
+//! let app = DingTalkLoginLayer::new(login).layer(router);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await
+//! # }
+//! ```
 
 use ::axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use ::axum::response::{IntoResponse, Response};
@@ -48,7 +70,7 @@ use http::request::Parts;
 
 use crate::error::Error;
 use crate::guard::{Policy, SysLevelPolicy};
-use crate::tower::{into_response, Attached};
+use crate::tower::{attached, into_response};
 use crate::web::{self, Reply};
 
 pub use crate::user::{CurrentUser, RequireAdmin, RequirePolicy, RequireSuperAdmin};
@@ -60,7 +82,7 @@ impl IntoResponse for Error {
 }
 
 fn user(parts: &Parts, policy: Option<&SysLevelPolicy>) -> Result<CurrentUser, Error> {
-    web::authorize(parts.extensions.get::<Attached>().map(|a| &a.0), policy)
+    web::authorize(attached(&parts.extensions), policy)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {

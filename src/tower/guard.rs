@@ -7,7 +7,7 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{into_response, Attached, Head, ResponseFuture};
+use super::{attached, into_response, Head, ResponseFuture};
 use crate::guard::SysLevelPolicy;
 use crate::web;
 
@@ -97,7 +97,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let session = req.extensions().get::<Attached>().map(|a| &a.0);
+        let session = attached(req.extensions());
         let decision = web::gate(&Head::of(&req), &self.policy, session);
         match decision {
             // Called synchronously: the service that was polled ready is the one called, so no

@@ -41,15 +41,45 @@ use std::net::IpAddr;
 use http::header::{HeaderName, HeaderValue};
 use http::{Extensions, HeaderMap, Method, Response, Uri};
 
+use crate::error::{Error, SessionRejection};
 use crate::web::{Reply, RequestHead, SessionOutcome};
 
 pub use future::ResponseFuture;
 pub use guard::{RequireSysLevel, RequireSysLevelLayer};
 pub use service::{DingTalkLoginLayer, DingTalkLoginService};
 
-/// The session outcome the login service attaches to each request it passes on.
+/// The session outcome the login service attaches to each request it passes on, unless the
+/// request carried no session at all: then it attaches [`NoSession`].
 #[derive(Clone)]
 pub(crate) struct Attached(pub(crate) SessionOutcome);
+
+/// Attached instead of [`Attached`] when the request carried no session token (and is not a
+/// page to send to the web login): zero-sized, so inserting it allocates nothing, which is
+/// what every request to a public route like `/healthz` would otherwise pay.
+#[derive(Clone, Copy)]
+pub(crate) struct NoSession;
+
+static NO_SESSION: SessionOutcome = Err(Error::Unauthenticated(SessionRejection::Missing));
+
+/// Attaches the outcome of the session check to a request.
+pub(crate) fn attach(extensions: &mut Extensions, outcome: SessionOutcome) {
+    match outcome {
+        Err(Error::Unauthenticated(SessionRejection::Missing)) => {
+            extensions.insert(NoSession);
+        }
+        outcome => {
+            extensions.insert(Attached(outcome));
+        }
+    }
+}
+
+/// The outcome the login service attached to a request; `None` without that service.
+pub(crate) fn attached(extensions: &Extensions) -> Option<&SessionOutcome> {
+    match extensions.get::<Attached>() {
+        Some(attached) => Some(&attached.0),
+        None => extensions.get::<NoSession>().map(|_| &NO_SESSION),
+    }
+}
 
 /// A `Reply` as an `http` response.
 pub(crate) fn into_response<B: From<String>>(reply: Reply) -> Response<B> {

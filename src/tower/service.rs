@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{into_response, Attached, Head, ResponseFuture};
+use super::{attach, into_response, Head, ResponseFuture};
 use crate::error::Error;
 use crate::web::{self, LoginRoutes, RouteTable, MAX_BODY_BYTES};
 use crate::DingTalkLogin;
@@ -121,7 +121,7 @@ where
             .recognize(req.method().as_str(), req.uri().path())
         else {
             let outcome = web::check_session(&self.shared.login, &Head::of(&req));
-            req.extensions_mut().insert(Attached(outcome));
+            attach(req.extensions_mut(), outcome);
             // Called here, synchronously: the service that was polled ready is the one called,
             // so no clone + `mem::replace` is needed.
             return ResponseFuture::inner(self.inner.call(req));
