@@ -27,13 +27,13 @@
 # Targets: /me ÷ bare /me ≥ 0.90, /healthz ÷ bare /healthz ≥ 0.95, cold ÷ bare /me
 # ≥ 0.60, memory growth ≤ 64 MiB; /me with metrics ÷ /me without ≥ 0.97.
 #
-# Knobs (environment): ROUNDS=3 DURATION=5 WARMUP=2 THREADS=2 CONNECTIONS=64 COLD_TOKENS=60000
+# Knobs (environment): ROUNDS=5 DURATION=5 WARMUP=2 THREADS=2 CONNECTIONS=64 COLD_TOKENS=60000
 # MEM_SESSIONS=100000 FRAMEWORKS="axum actix" METRICS_FEATURE=metrics (empty: skip that row).
 # It stops every process it started, also on Ctrl-C or an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-2}
 THREADS=${THREADS:-2}
