@@ -13,7 +13,13 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use dingtalk_login::testing::{Endpoint, Failure, FakeDingTalk, FakeUser};
+use std::time::Duration;
+
+use dingtalk_login::clock::{Clock, ManualClock};
+use dingtalk_login::dingtalk::DingTalkUser;
+use dingtalk_login::guard::SysLevel;
+use dingtalk_login::testing::{mint_session, Endpoint, Failure, FakeDingTalk, FakeUser};
+use dingtalk_login::DingTalkLogin;
 use serde_json::Value;
 
 use super::{client, post_code, SESSION_SECRET};
@@ -71,6 +77,12 @@ macro_rules! metrics_tests {
         async fn upstream_outcomes_are_labelled_by_what_dingtalk_answered() {
             let _serial = common::metrics::SERIAL.lock().await;
             common::metrics::upstream_outcomes($start).await;
+        }
+
+        #[tokio::test]
+        async fn outcomes_without_a_dingtalk_answer_are_labelled_too() {
+            let _serial = common::metrics::SERIAL.lock().await;
+            common::metrics::unanswered_outcomes($start).await;
         }
 
         #[tokio::test]
@@ -442,6 +454,73 @@ where
     assert_eq!(moved(&s3, &s4, UPSTREAM, &upstream("ok")), 1.0);
     let ok_login = [("method", "code"), ("outcome", "ok")];
     assert_eq!(moved(&s3, &s4, LOGINS, &ok_login), 1.0);
+}
+
+/// The outcomes no DingTalk answer names: a session past its `exp` (`expired`), and upstream
+/// calls that got no answer in time (`timeout`), lost their connection (`connect`) or got an
+/// answer that could not be read (`error`). Each is one attempt (none of them is retried once
+/// the request went out) and one login answered with its error code.
+pub async fn unanswered_outcomes<F, Fut>(start: F)
+where
+    F: Fn(Vec<(String, String)>) -> Fut,
+    Fut: Future<Output = App>,
+{
+    let fake = fake().await;
+    let app = start(env(&fake, &[("UPSTREAM_TIMEOUT_MS", "300")])).await;
+    let base = app.base.as_str();
+    // Warm: the app holds an access token from here on.
+    let (status, _) = login(base, &fake.mint_code("metrics-staff")).await;
+    assert_eq!(status, 200);
+
+    // A session signed with the app's key a day ago: past its exp and the leeway.
+    let a_day_ago = ManualClock::starting_now();
+    a_day_ago.set(a_day_ago.unix() - 86_400);
+    let minter = DingTalkLogin::builder()
+        .app_key("mint")
+        .app_secret("mint")
+        .session_secret(SESSION_SECRET)
+        .clock(a_day_ago)
+        .build()
+        .unwrap();
+    let user = DingTalkUser::new("metrics-staff", "Mia Staff", SysLevel::Other);
+    let expired = mint_session(&minter, &user);
+    let s0 = Scrape::take(&app).await;
+    assert_eq!(me(base, &expired).await, 401);
+    let s1 = Scrape::take(&app).await;
+    let expired_miss = [("outcome", "expired"), ("cache", "miss")];
+    assert_eq!(moved(&s0, &s1, VERIFICATIONS, &expired_miss), 1.0);
+
+    let upstream = |outcome| [("api", "getuserinfo"), ("outcome", outcome)];
+    let cases = [
+        (Failure::Delay(Duration::from_secs(3)), "timeout"),
+        (Failure::DropConnection, "connect"),
+        (Failure::Xml, "error"),
+    ];
+    let mut before = s1;
+    for (failure, outcome) in cases {
+        fake.fail_next(Endpoint::GetUserInfo, 1, failure);
+        let (status, body) = login(base, &fake.mint_code("metrics-staff")).await;
+        let code = body["error"].as_str().unwrap_or_default().to_owned();
+        assert!(status >= 500, "{outcome}: {status} {body}");
+        let after = Scrape::take(&app).await;
+        assert_eq!(
+            moved(&before, &after, UPSTREAM, &upstream(outcome)),
+            1.0,
+            "{outcome}"
+        );
+        assert_eq!(
+            moved(&before, &after, UPSTREAM, &upstream("ok")),
+            0.0,
+            "{outcome}: not retried"
+        );
+        let counted = [("method", "code"), ("outcome", code.as_str())];
+        assert_eq!(
+            moved(&before, &after, LOGINS, &counted),
+            1.0,
+            "{outcome}: {code}"
+        );
+        before = after;
+    }
 }
 
 /// The browser login's callback counts as `method="web"`: one ok login (with its
