@@ -95,11 +95,21 @@ fn registered_login(req: &HttpRequest) -> Option<&DingTalkLogin> {
 /// The core's view of an actix request.
 impl RequestHead for HttpRequest {
     fn header(&self, name: &str) -> Option<&str> {
-        match self
-            .headers()
-            .get(name)
-            .and_then(|v| header_str(v.as_bytes()))
-        {
+        // `authorization` is read on every request: by its constant name (no parsing of the
+        // name), and the token (hundreds of bytes) only checked to be UTF-8. Nothing is lost:
+        // a token with any byte outside base64url and `.` fails verification (a cached one
+        // passed it), and a malformed header is an invalid token, not a missing one.
+        let value = match name {
+            "authorization" => self
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| std::str::from_utf8(v.as_bytes()).ok()),
+            _ => self
+                .headers()
+                .get(name)
+                .and_then(|v| header_str(v.as_bytes())),
+        };
+        match value {
             Some(value) => Some(value),
             // HTTP/2 carries the host in `:authority`, which ends up in the URI.
             None if name == "host" => self.uri().authority().map(|a| a.as_str()),
