@@ -12,9 +12,7 @@ use axum_app::AppEnv;
 /// Starts the example's router from the contract environment `vars` on `127.0.0.1:0` and
 /// returns its base URL. The server lives as long as the test's runtime.
 async fn start(vars: Vec<(String, String)>) -> String {
-    let env =
-        AppEnv::from_vars(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-            .expect("a valid contract environment");
+    let env = AppEnv::from_vars(common::lookup(&vars)).expect("a valid contract environment");
     let app = axum_app::router(&env).expect("the app builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

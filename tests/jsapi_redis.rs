@@ -12,7 +12,6 @@ mod actix_app;
 #[path = "../examples/axum_app.rs"]
 mod axum_app;
 
-use actix_web::{App, HttpServer};
 use common::jsapi::{assert_signed, config_ok, get_config, jsapi_env};
 use dingtalk_login::testing::{Endpoint, FakeDingTalk};
 use support::redis::RedisServer;
@@ -21,12 +20,8 @@ fn vars(fake: &FakeDingTalk, redis_url: &str) -> Vec<(String, String)> {
     jsapi_env(fake, &[("REDIS_URL", redis_url)])
 }
 
-fn lookup(vars: &[(String, String)]) -> impl Fn(&str) -> Option<String> + '_ {
-    move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-}
-
 async fn start_axum(vars: Vec<(String, String)>) -> String {
-    let mut env = axum_app::AppEnv::from_vars(lookup(&vars)).unwrap();
+    let mut env = axum_app::AppEnv::from_vars(common::lookup(&vars)).unwrap();
     env.connect_redis().await.expect("Redis is reachable");
     let app = axum_app::router(&env).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -36,22 +31,10 @@ async fn start_axum(vars: Vec<(String, String)>) -> String {
 }
 
 async fn start_actix(vars: Vec<(String, String)>) -> String {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let mut env = actix_app::AppEnv::from_vars(lookup(&vars)).unwrap();
-            env.connect_redis().await.expect("Redis is reachable");
-            let app = actix_app::configure(&env).unwrap();
-            let server = HttpServer::new(move || App::new().configure(app.clone()))
-                .workers(1)
-                .disable_signals()
-                .bind("127.0.0.1:0")
-                .unwrap();
-            let _ = tx.send(server.addrs()[0]);
-            server.run().await
-        })
-    });
-    format!("http://{}", rx.await.unwrap())
+    let mut env = actix_app::AppEnv::from_vars(common::lookup(&vars)).unwrap();
+    env.connect_redis().await.expect("Redis is reachable");
+    let app = actix_app::configure(&env).unwrap();
+    format!("http://{}", support::actix::serve(app).await)
 }
 
 #[tokio::test]

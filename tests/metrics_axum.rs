@@ -23,9 +23,7 @@ use tracing_subscriber::layer::SubscriberExt;
 async fn start(vars: Vec<(String, String)>) -> App {
     // Before anything logs: see `logs`.
     logs();
-    let mut env =
-        AppEnv::from_vars(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-            .expect("a valid contract environment");
+    let mut env = AppEnv::from_vars(common::lookup(&vars)).expect("a valid contract environment");
     let metrics = env
         .start_metrics()
         .await

@@ -1,7 +1,8 @@
 //! A route registered in the core only (the test-only echo route) is answered by both
 //! frameworks, over loopback, identically: adding a route is one match arm, not two adapters.
 
-use actix_web::{App, HttpServer};
+mod support;
+
 use axum::Router;
 use dingtalk_login::tower::DingTalkLoginLayer;
 use dingtalk_login::web::LoginRoutes;
@@ -30,27 +31,16 @@ async fn axum_base() -> String {
     format!("http://{addr}")
 }
 
-fn actix_base() -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let server = HttpServer::new(|| {
-                App::new().configure(dingtalk_login::actix::routes(login(), routes()))
-            })
-            .workers(1)
-            .disable_signals()
-            .bind("127.0.0.1:0")
-            .unwrap();
-            tx.send(server.addrs()[0]).unwrap();
-            server.run().await
-        })
-    });
-    format!("http://{}", rx.recv().unwrap())
+async fn actix_base() -> String {
+    let configure = |cfg: &mut actix_web::web::ServiceConfig| {
+        dingtalk_login::actix::routes(login(), routes())(cfg)
+    };
+    format!("http://{}", support::actix::serve(configure).await)
 }
 
 #[tokio::test]
 async fn a_core_route_is_served_by_both_frameworks() {
-    for base in [axum_base().await, actix_base()] {
+    for base in [axum_base().await, actix_base().await] {
         let res = reqwest::get(format!("{base}/core-only?x=1")).await.unwrap();
         assert_eq!(res.status(), 200, "{base}");
         assert_eq!(res.headers()["cache-control"], "no-store");

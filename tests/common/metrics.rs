@@ -64,45 +64,28 @@ pub const UPSTREAM_OUTCOMES: [&str; 9] = [
     "error",
 ];
 
-/// The metrics tests, each its own `#[tokio::test]`, serialized by [`SERIAL`].
+/// The metrics tests, each its own `#[tokio::test]` named after its case, serialized by
+/// [`SERIAL`].
 macro_rules! metrics_tests {
     ($start:path) => {
-        #[tokio::test]
-        async fn metrics_move_by_exactly_the_known_sequence() {
-            let _serial = common::metrics::SERIAL.lock().await;
-            common::metrics::known_sequence($start).await;
-        }
-
-        #[tokio::test]
-        async fn upstream_outcomes_are_labelled_by_what_dingtalk_answered() {
-            let _serial = common::metrics::SERIAL.lock().await;
-            common::metrics::upstream_outcomes($start).await;
-        }
-
-        #[tokio::test]
-        async fn outcomes_without_a_dingtalk_answer_are_labelled_too() {
-            let _serial = common::metrics::SERIAL.lock().await;
-            common::metrics::unanswered_outcomes($start).await;
-        }
-
-        #[tokio::test]
-        async fn web_logins_count_as_method_web() {
-            let _serial = common::metrics::SERIAL.lock().await;
-            common::metrics::web_logins($start).await;
-        }
-
-        #[tokio::test]
-        async fn metrics_bind_unset_means_no_listener() {
-            let _serial = common::metrics::SERIAL.lock().await;
-            common::metrics::no_listener_without_metrics_bind($start).await;
-        }
-
-        #[tokio::test]
-        #[ignore = "needs redis-server"]
-        async fn a_redis_outage_counts_one_replay_store_error() {
-            let _serial = common::metrics::SERIAL.lock().await;
-            common::metrics::redis_outage($start).await;
-        }
+        metrics_tests!(@cases $start;
+            known_sequence,
+            upstream_outcomes,
+            unanswered_outcomes,
+            web_logins,
+            no_listener_without_metrics_bind,
+            #[ignore = "needs redis-server"] redis_outage,
+        );
+    };
+    (@cases $start:path; $( $(#[$attr:meta])* $name:ident ),* $(,)?) => {
+        $(
+            #[tokio::test]
+            $(#[$attr])*
+            async fn $name() {
+                let _serial = common::metrics::SERIAL.lock().await;
+                common::metrics::$name($start).await;
+            }
+        )*
     };
 }
 

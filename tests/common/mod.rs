@@ -101,6 +101,11 @@ pub async fn fake() -> FakeDingTalk {
         .await
 }
 
+/// `vars` as the example apps' `AppEnv::from_vars` reads its environment.
+pub fn lookup(vars: &[(String, String)]) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
 /// The contract environment pointing at `fake`, with `extra` added or overriding.
 /// `("DIRECTORY", "fake")` in `extra` stands for the TOP and employee variables pointing at the
 /// fake's router and employee service.

@@ -663,23 +663,21 @@ pub async fn weblogin_html_redirect_vs_api_401(base: &str, fake: &FakeDingTalk) 
     .await;
     let session = assert_logged_in(&res, "/admin?tab=1");
     // With a session the page answers; a refused level stays 403 even for a browser.
-    let res = client()
-        .get(format!("{base}/admin"))
-        .header(ACCEPT, HTML)
-        .header(COOKIE, &session)
-        .send()
-        .await
-        .unwrap();
+    let res = page(base, "/admin", Some(&session)).await;
     assert_eq!(res.status(), 200);
     let staff = assert_logged_in(&web_login(base, fake, "staff", None).await, "/");
-    let res = client()
-        .get(format!("{base}/admin"))
-        .header(ACCEPT, HTML)
-        .header(COOKIE, &staff)
-        .send()
-        .await
-        .unwrap();
+    let res = page(base, "/admin", Some(&staff)).await;
     assert_error(res, 403, "forbidden").await;
+}
+
+/// `GET {path}` as a browser navigates to a page (`Accept: text/html`), with the session
+/// cookie `session` if any.
+async fn page(base: &str, path: &str, session: Option<&str>) -> Response {
+    let mut req = client().get(format!("{base}{path}")).header(ACCEPT, HTML);
+    if let Some(session) = session {
+        req = req.header(COOKIE, session);
+    }
+    req.send().await.unwrap()
 }
 
 /// Errors answer a small HTML page (same status and code, a link to start again) when the
@@ -734,12 +732,7 @@ pub async fn weblogin_not_configured_without_public_url(base: &str, fake: &FakeD
     )
     .await;
     assert_error(res, 503, "not_configured").await;
-    let res = client()
-        .get(format!("{base}/me"))
-        .header(ACCEPT, HTML)
-        .send()
-        .await
-        .unwrap();
+    let res = page(base, "/me", None).await;
     assert_error(res, 401, "unauthenticated").await;
     assert_eq!(fake.total_calls(), 0);
 }

@@ -1,5 +1,5 @@
 //! What every integration test shares: the session secret, the fake's users, a fake-backed
-//! builder, and a real `redis-server` ([`redis`]).
+//! builder, a real `redis-server` ([`redis`]) and an in-process actix server (`actix`).
 //!
 //! A test file includes it with `mod support;`. Users, by level:
 //!
@@ -12,6 +12,8 @@
 //! | `nounion` | Nu Nounion | 0 | no unionid |
 #![allow(dead_code)]
 
+#[cfg(feature = "actix")]
+pub mod actix;
 pub mod redis;
 
 use std::time::Duration;
