@@ -11,6 +11,6 @@ pub mod redis;
 #[cfg(feature = "redis")]
 pub(crate) use replay::CODE_LIFETIME;
 pub use replay::{CodeClaim, MemoryReplayGuard, ReplayGuard};
-#[cfg_attr(not(feature = "redis"), allow(unused_imports))]
-pub(crate) use revocation::UserCutoffs;
 pub use revocation::{MemoryRevocation, Revocation};
+#[cfg_attr(not(feature = "redis"), allow(unused_imports))]
+pub(crate) use revocation::{RevokedSessions, UserCutoffs};

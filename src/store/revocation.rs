@@ -59,7 +59,7 @@ pub trait Revocation: Send + Sync + 'static {
 #[derive(Debug)]
 pub struct MemoryRevocation {
     clock: Arc<dyn Clock>,
-    revoked: RwLock<HashMap<String, i64>>,
+    sessions: RevokedSessions,
     users: UserCutoffs,
 }
 
@@ -85,10 +85,7 @@ impl UserCutoffs {
     /// cut-off wins over an earlier one. Entries a day past their `until` are purged.
     pub(crate) fn insert(&self, userid: &str, issued_up_to: i64, until: i64, now: i64) {
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        // Amortised purge: only when the map has doubled since it was last this size.
-        if map.len() >= 64 && map.len().is_power_of_two() {
-            map.retain(|_, c| c.until.saturating_add(KEEP_AFTER_EXP) > now);
-        }
+        purge_expired(&mut map, now, |c| c.until);
         let e = map.entry(userid.to_owned()).or_insert(UserCutoff {
             issued_up_to,
             until,
@@ -113,6 +110,42 @@ impl UserCutoffs {
     }
 }
 
+/// Revoked sessions, by `jti`: the local set of both the in-memory and the Redis store.
+#[derive(Debug, Default)]
+pub(crate) struct RevokedSessions(RwLock<HashMap<String, i64>>);
+
+impl RevokedSessions {
+    /// Refuses `jti` until `exp`; a later `exp` wins over an earlier one. Entries a day past
+    /// their `exp` are purged.
+    pub(crate) fn insert(&self, jti: &str, exp: i64, now: i64) {
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        purge_expired(&mut map, now, |exp| *exp);
+        let e = map.entry(jti.to_owned()).or_insert(exp);
+        *e = (*e).max(exp);
+    }
+
+    /// Whether `jti` is refused.
+    pub(crate) fn contains(&self, jti: &str) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(jti)
+    }
+
+    /// Sessions held.
+    pub(crate) fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// Drops the entries a day past their `until`, only when the map has doubled since it was
+/// last this size (amortised: inserts stay O(1)).
+fn purge_expired<V>(map: &mut HashMap<String, V>, now: i64, until: impl Fn(&V) -> i64) {
+    if map.len() >= 64 && map.len().is_power_of_two() {
+        map.retain(|_, v| until(v).saturating_add(KEEP_AFTER_EXP) > now);
+    }
+}
+
 const KEEP_AFTER_EXP: i64 = 86_400;
 
 impl Default for MemoryRevocation {
@@ -131,20 +164,14 @@ impl MemoryRevocation {
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         Self {
             clock,
-            revoked: RwLock::new(HashMap::new()),
+            sessions: RevokedSessions::default(),
             users: UserCutoffs::default(),
         }
     }
 
     /// Revokes synchronously (the trait's `revoke` wraps this).
     pub fn revoke_now(&self, jti: &str, exp: i64) {
-        let now = self.clock.unix();
-        let mut map = self.revoked.write().unwrap_or_else(|p| p.into_inner());
-        // Amortised purge: only when the map has doubled since it was last this size.
-        if map.len() >= 64 && map.len().is_power_of_two() {
-            map.retain(|_, e| e.saturating_add(KEEP_AFTER_EXP) > now);
-        }
-        map.insert(jti.to_owned(), exp);
+        self.sessions.insert(jti, exp, self.clock.unix());
     }
 
     /// Revokes a user synchronously (the trait's `revoke_user` wraps this).
@@ -155,7 +182,7 @@ impl MemoryRevocation {
 
     /// Entries held (sessions and users).
     pub fn len(&self) -> usize {
-        self.revoked.read().unwrap_or_else(|p| p.into_inner()).len() + self.users.len()
+        self.sessions.len() + self.users.len()
     }
 
     /// Whether nothing is revoked.
@@ -171,10 +198,7 @@ impl Revocation for MemoryRevocation {
     }
 
     fn is_revoked(&self, jti: &str) -> bool {
-        self.revoked
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(jti)
+        self.sessions.contains(jti)
     }
 
     fn revoke_user<'a>(

@@ -1,11 +1,11 @@
 //! Revoked sessions in Redis: a sorted set plus pub/sub, mirrored in a local set so that a
 //! verified request costs no Redis round trip.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -14,7 +14,7 @@ use tokio::task::AbortHandle;
 
 use crate::error::Error;
 use crate::metrics;
-use crate::store::{Revocation, UserCutoffs};
+use crate::store::{Revocation, RevokedSessions, UserCutoffs};
 use crate::BoxFuture;
 
 use super::{timed, Conn};
@@ -57,7 +57,7 @@ struct Inner {
     conn: Conn,
     set_key: String,
     channel: String,
-    local: RwLock<HashMap<String, i64>>,
+    sessions: RevokedSessions,
     users: UserCutoffs,
     // `synced` for the hot path, `synced_tx` for those who wait for it.
     synced: AtomicBool,
@@ -89,7 +89,7 @@ impl RedisRevocation {
             set_key: conn.key("revoked"),
             channel: conn.key("revocations"),
             conn,
-            local: RwLock::new(HashMap::new()),
+            sessions: RevokedSessions::default(),
             users: UserCutoffs::default(),
             synced: AtomicBool::new(false),
             synced_tx: watch::channel(false).0,
@@ -121,7 +121,7 @@ impl RedisRevocation {
 
     /// Revocations held in the local set (sessions and users).
     pub fn len(&self) -> usize {
-        self.inner.read_local().len() + self.inner.users.len()
+        self.inner.sessions.len() + self.inner.users.len()
     }
 
     /// Whether the local set is empty.
@@ -155,7 +155,7 @@ impl Revocation for RedisRevocation {
                 "redis unavailable: sessions are verified against this instance's revocation set; logouts on other instances since the outage are not known yet"
             );
         }
-        self.inner.read_local().contains_key(jti)
+        self.inner.sessions.contains(jti)
     }
 
     fn revoke_user<'a>(
@@ -187,10 +187,6 @@ fn parse_user_member(member: &str) -> Option<(&str, i64)> {
 }
 
 impl Inner {
-    fn read_local(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, i64>> {
-        self.local.read().unwrap_or_else(|p| p.into_inner())
-    }
-
     fn lock_pending(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, i64)>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -209,14 +205,7 @@ impl Inner {
     }
 
     fn insert_session(&self, jti: &str, exp: i64) {
-        let now = self.conn.now();
-        let mut map = self.local.write().unwrap_or_else(|p| p.into_inner());
-        // Amortised purge: only when the map has doubled since it was last this size.
-        if map.len() >= 64 && map.len().is_power_of_two() {
-            map.retain(|_, e| e.saturating_add(KEEP_AFTER_EXP) > now);
-        }
-        let e = map.entry(jti.to_owned()).or_insert(exp);
-        *e = (*e).max(exp);
+        self.sessions.insert(jti, exp, self.conn.now());
     }
 
     fn queue(&self, jti: &str, exp: i64) {
@@ -235,17 +224,17 @@ impl Inner {
 
     /// Adds the revocation (a `jti`, or a user member) to the shared set and tells the other
     /// instances, in one transaction.
-    async fn write_remote(&self, jti: &str, exp: i64) -> Result<(), Error> {
+    async fn write_remote(&self, member: &str, score: i64) -> Result<(), Error> {
         let prune_before = self.conn.now() - KEEP_AFTER_EXP;
-        let message = format!("{exp}:{jti}");
+        let message = format!("{score}:{member}");
         self.conn
             .run("ZADD + PUBLISH (revoke)", |mut c| async move {
                 redis::pipe()
                     .atomic()
                     .cmd("ZADD")
                     .arg(&self.set_key)
-                    .arg(exp)
-                    .arg(jti)
+                    .arg(score)
+                    .arg(member)
                     .ignore()
                     .cmd("ZREMRANGEBYSCORE")
                     .arg(&self.set_key)
