@@ -389,7 +389,6 @@ impl DingTalkLogin {
             live.sys_level,
         );
         user.unionid = claims.unionid.clone();
-        user.sys = live.sys();
         // The presented session is spent first: no two live successors from one refresh
         // that half-failed.
         self.logout(claims).await?;

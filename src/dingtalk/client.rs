@@ -137,7 +137,7 @@ impl DingTalkClient {
             .await
             .map_err(|e| match e {
                 Error::UpstreamError(d) => match d.errcode {
-                    Some(errcode::MOBILE_NOT_FOUND) => Error::UserNotFound(d),
+                    Some(errcode::NO_SUCH_USER) => Error::UserNotFound(d),
                     Some(errcode::INVALID_MOBILE | errcode::INVALID_PARAMETER) => {
                         Error::InvalidMobile(Some(d))
                     }
@@ -158,7 +158,7 @@ impl DingTalkClient {
     /// 503, 504) when either call fails. A failure is never turned into level 0.
     pub(crate) async fn lookup_user(&self, userid: &str) -> Result<LiveUser, Error> {
         if userid.is_empty() || userid.len() > 256 {
-            let mut detail = crate::error::UpstreamDetail::api("user_get");
+            let mut detail = UpstreamDetail::api("user_get");
             detail.errmsg = Some("no such userid (not asked)".into());
             return Err(Error::UserNotFound(Box::new(detail)));
         }
@@ -172,7 +172,7 @@ impl DingTalkClient {
                     })
                     .await?;
                 lookup::admin_list(&value).map_err(|e| {
-                    let mut detail = crate::error::UpstreamDetail::api("listadmin");
+                    let mut detail = UpstreamDetail::api("listadmin");
                     detail.errmsg = Some(format!("unexpected answer: {e}"));
                     Error::UpstreamError(Box::new(detail))
                 })
@@ -183,7 +183,7 @@ impl DingTalkClient {
             .post_oapi("user_get", "/topapi/v2/user/get", &body)
             .await
             .map_err(|e| match e {
-                Error::UpstreamError(d) if d.errcode == Some(errcode::MOBILE_NOT_FOUND) => {
+                Error::UpstreamError(d) if d.errcode == Some(errcode::NO_SUCH_USER) => {
                     Error::UserNotFound(d)
                 }
                 e => e,
@@ -303,7 +303,7 @@ impl DingTalkClient {
             .post_oapi("getbyunionid", "/topapi/user/getbyunionid", &body)
             .await
             .map_err(|e| match e {
-                Error::UpstreamError(d) if d.errcode == Some(errcode::MOBILE_NOT_FOUND) => {
+                Error::UpstreamError(d) if d.errcode == Some(errcode::NO_SUCH_USER) => {
                     Error::NotAMember(d)
                 }
                 e => e,

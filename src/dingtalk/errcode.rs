@@ -23,8 +23,9 @@ pub const CODE_REJECTED: i64 = 40078;
 pub const INVALID_PARAMETER: i64 = 400002;
 /// Invalid mobile number.
 pub const INVALID_MOBILE: i64 = 40104;
-/// No user with that mobile number, or (`user/get`) no such user in the organisation.
-pub const MOBILE_NOT_FOUND: i64 = 60121;
+/// No such user in the organisation: for a mobile number (`getbymobile`), a userid
+/// (`user/get`) or a unionid (`getbyunionid`).
+pub const NO_SUCH_USER: i64 = 60121;
 /// No such user (employee-info service).
 #[cfg(feature = "directory")]
 pub const USER_NOT_FOUND: i64 = 60111;

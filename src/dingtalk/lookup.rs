@@ -42,13 +42,6 @@ pub(crate) struct LiveUser {
     pub(crate) sys_level: SysLevel,
 }
 
-impl LiveUser {
-    /// DingTalk's `sys`: whether the level is an admin one (1 or 2).
-    pub(crate) fn sys(&self) -> bool {
-        matches!(self.sys_level, SysLevel::SuperAdmin | SysLevel::SubAdmin)
-    }
-}
-
 #[serde_as]
 #[derive(Deserialize)]
 struct AdminEntry {
@@ -125,10 +118,8 @@ mod tests {
         let get = |v| UserGetResult::deserialize(v).unwrap();
         let listed = live_user("a", &admins, get(json!({"name": "Li", "boss": true})));
         assert_eq!(listed.sys_level, SysLevel::SubAdmin);
-        assert!(listed.sys());
         let boss = live_user("b", &admins, get(json!({"name": "Wang", "boss": "true"})));
         assert_eq!(boss.sys_level, SysLevel::Boss);
-        assert!(!boss.sys());
         let other = live_user("c", &admins, get(json!({"name": " "})));
         assert_eq!(other.sys_level, SysLevel::Other);
         assert_eq!(other.name, None);
@@ -182,10 +173,6 @@ mod against_the_fake {
             assert_eq!(user.userid, userid);
             assert_eq!(user.name.as_deref(), Some(name));
             assert_eq!(user.sys_level, level, "{userid}");
-            assert_eq!(
-                user.sys(),
-                matches!(level, SysLevel::SuperAdmin | SysLevel::SubAdmin)
-            );
         }
     }
 

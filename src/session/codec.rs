@@ -210,10 +210,7 @@ impl SessionCodec {
 
     /// Signs `claims` as they are.
     pub fn sign(&self, claims: &Claims) -> Result<String, Error> {
-        let mut header = Header::new(self.signing.verifying.alg.jwt());
-        header.kid = self.signing.verifying.kid.clone();
-        jsonwebtoken::encode(&header, claims, &self.signing.encoding)
-            .map_err(|_| Error::Internal("could not sign the session"))
+        self.sign_value(claims)
     }
 
     /// Verifies a session token: signature, algorithm, `kid`, `iss`/`aud`, `exp` (with the
@@ -271,8 +268,9 @@ impl SessionCodec {
         )
     }
 
-    /// Signs `value` (anything but a session: a short-lived token such as the web login's
-    /// state) with the session key, so every instance sharing the key can check it.
+    /// Signs `value` with the session key (and its `kid`): a session's claims, or a
+    /// short-lived token such as the web login's state, which every instance sharing the key
+    /// can check.
     pub(crate) fn sign_value(&self, value: &impl serde::Serialize) -> Result<String, Error> {
         let mut header = Header::new(self.signing.verifying.alg.jwt());
         header.kid = self.signing.verifying.kid.clone();

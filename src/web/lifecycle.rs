@@ -5,7 +5,7 @@
 use http::StatusCode;
 
 use super::RequestHead;
-use super::{authorize, cookies, logged_in, path_param, session_token, LoginRoutes, Reply};
+use super::{authorize, cookies, logged_in, path_param, verified_session, LoginRoutes, Reply};
 use crate::error::Error;
 use crate::guard::SysLevelPolicy;
 use crate::login::DingTalkLogin;
@@ -19,8 +19,7 @@ pub(super) async fn refresh(
 ) -> Reply {
     let answered = async {
         routes.check_origin(head, login.public_origin())?;
-        let token = session_token(head, &login.cookie_settings().name)?;
-        let claims = login.verify(&token)?;
+        let claims = verified_session(login, head)?;
         login.refresh(&claims).await
     };
     match answered.await {
@@ -37,18 +36,16 @@ pub(super) async fn refresh(
 pub(super) async fn revoke_user(
     login: &DingTalkLogin,
     routes: &LoginRoutes,
-    pattern: &str,
     head: &impl RequestHead,
 ) -> Result<Reply, Error> {
     routes.check_origin(head, login.public_origin())?;
-    let session =
-        session_token(head, &login.cookie_settings().name).and_then(|token| login.verify(&token));
+    let session = verified_session(login, head);
     let admin = authorize(Some(&session), Some(&SysLevelPolicy::super_admin()))?;
     let path = head.path_and_query();
     let path = path.split_once('?').map_or(path, |(p, _)| p);
     // The route was recognized by this pattern, so the segment is there, unless the pattern
     // was configured without one (a mis-wired application).
-    let raw = path_param(pattern, path)
+    let raw = path_param(&routes.revoke_user, path)
         .filter(|raw| !raw.is_empty())
         .ok_or(Error::Internal(
             "the revoke-user path has no {userid} segment",

@@ -165,7 +165,7 @@ fn retry_link(next: &str) -> String {
     if next == "/" {
         WEB_LOGIN_PATH.to_owned()
     } else {
-        format!("{WEB_LOGIN_PATH}?next={}", encode(next))
+        login_redirect(next)
     }
 }
 
